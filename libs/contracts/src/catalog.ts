@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { priceSnapshotSchema } from './usage.v1';
+import { providerSchema } from './plan.v1';
+
+/** Billing's channel catalog as the router sees it (request-reply on CATALOG_SUBJECT). */
+export const catalogChannelSchema = z.object({
+  id: z.string().min(1),
+  provider: providerSchema,
+  base_url: z.string().url(),
+  priority: z.number().int(),
+  weight: z.number().int().nonnegative(),
+  enabled: z.boolean(),
+  models: z.array(
+    z.object({
+      model: z.string().min(1),
+      upstream_model: z.string().min(1),
+      price: priceSnapshotSchema,
+    }),
+  ),
+});
+export type CatalogChannel = z.infer<typeof catalogChannelSchema>;
+
+export const catalogReplySchema = z.object({ channels: z.array(catalogChannelSchema) });
+export type CatalogReply = z.infer<typeof catalogReplySchema>;
+
+/** Ingress → billing: the upstream credential of one channel. Never logged, never in events. */
+export const channelCredentialRequestSchema = z.object({ channel_id: z.string().min(1) });
+export const channelCredentialReplySchema = z.object({
+  channel_id: z.string(),
+  found: z.boolean(),
+  api_key: z.string().nullable(),
+});
+export type ChannelCredentialReply = z.infer<typeof channelCredentialReplySchema>;

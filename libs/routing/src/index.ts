@@ -1,0 +1,2 @@
+export { buildPriorityPlan, compareCandidates, samePlanRouting } from './priority-plan';
+export { compileModelAccess } from './model-access';

@@ -1,0 +1,57 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { trace, type Tracer } from '@opentelemetry/api';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  serviceVersion?: string;
+  /** Extra processors (tests attach an in-memory exporter here). */
+  spanProcessors?: SpanProcessor[];
+  env?: Record<string, string | undefined>;
+}
+
+export interface Telemetry {
+  tracer: Tracer;
+  /** True when spans leave the process (an OTLP endpoint is configured). */
+  exporting: boolean;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK once per process. Spans are always
+ * created (their trace ids go into usage events and logs); they are exported
+ * only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is
+ * set, so an unconfigured machine neither exports nor logs exporter errors.
+ * Sampling follows the standard OTEL_TRACES_SAMPLER variables.
+ */
+export function startTelemetry(opts: TelemetryOptions): Telemetry {
+  const env = opts.env ?? process.env;
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const processors: SpanProcessor[] = [...(opts.spanProcessors ?? [])];
+  if (endpoint) {
+    // OTLP over HTTP: protobuf by default, JSON when OTEL_EXPORTER_OTLP_PROTOCOL=http/json.
+    const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf';
+    processors.push(new BatchSpanProcessor(protocol === 'http/json' ? new OTLPJsonExporter() : new OTLPProtoExporter()));
+  }
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME || opts.serviceName,
+      [ATTR_SERVICE_VERSION]: opts.serviceVersion ?? '0.1.0',
+    }),
+    spanProcessors: processors,
+    // Hot paths are traced by hand (one span per request and per upstream
+    // attempt); automatic instrumentation would add its cost to every request.
+    instrumentations: [],
+    metricReaders: [],
+  });
+  sdk.start();
+  return {
+    tracer: trace.getTracer(`switchyard-${opts.serviceName}`),
+    exporting: Boolean(endpoint),
+    shutdown: () => sdk.shutdown(),
+  };
+}

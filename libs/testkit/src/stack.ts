@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports';
+import { resetInfrastructure, testInfraUrls, type InfraUrls } from './reset';
+import { REPO_ROOT, ServiceProcess, type ServiceName } from './service-process';
+
+const execFileP = promisify(execFile);
+
+export interface StackChannel {
+  id: string;
+  baseUrl: string;
+  apiKey?: string;
+  priority?: number;
+  models: Array<{ model: string; upstream?: string; inputUsdPerMtok: string; outputUsdPerMtok: string; cachedInputUsdPerMtok?: string }>;
+}
+
+export interface StackOptions {
+  channels: StackChannel[];
+  accountId?: string;
+  balanceUsd?: string;
+  /** Extra env per service, e.g. short upstream timeouts for ingress. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Reset Postgres, ClickHouse and NATS state first (default true). */
+  reset?: boolean;
+  urls?: InfraUrls;
+}
+
+export interface Stack {
+  urls: InfraUrls;
+  ingressUrl: string;
+  apiKey: string;
+  accountId: string;
+  services: Record<ServiceName, ServiceProcess>;
+  admin(args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The four services as real processes from their builds, on free ports,
+ * against the real NATS, PostgreSQL and ClickHouse, seeded through the admin
+ * CLI with an account, a key and the given channels. Used by end-to-end tests
+ * and benchmarks.
+ */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const urls = opts.urls ?? testInfraUrls();
+  if (opts.reset !== false) await resetInfrastructure(urls);
+  const common = {
+    NATS_URL: urls.natsUrl,
+    DATABASE_URL: urls.databaseUrl,
+    CLICKHOUSE_URL: urls.clickhouseUrl,
+    CLICKHOUSE_DATABASE: urls.clickhouseDatabase,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ROUTER_REFRESH_MS: '1000',
+  };
+  const admin = async (args: string[]): Promise<string> => {
+    try {
+      const { stdout } = await execFileP(process.execPath, [resolve(REPO_ROOT, 'services/billing/dist/admin.cli.js'), ...args], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...common },
+      });
+      return stdout;
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`admin ${args[0]} failed: ${err.stderr || err.message}`);
+    }
+  };
+  const make = async (name: ServiceName, portVar: string) => {
+    const port = await freePort();
+    return new ServiceProcess(name, port, { ...common, [portVar]: String(port), ...(opts.env?.[name] ?? {}) });
+  };
+  const services = {
+    billing: await make('billing', 'BILLING_PORT'),
+    stats: await make('stats', 'STATS_PORT'),
+    router: await make('router', 'ROUTER_PORT'),
+    ingress: await make('ingress', 'INGRESS_PORT'),
+  };
+  const started: ServiceProcess[] = [];
+  const stop = async () => {
+    for (const s of [...started].reverse()) await s.stop();
+  };
+  try {
+    await services.billing.start();
+    started.push(services.billing);
+    const accountId = opts.accountId ?? 'acme';
+    await admin(['create-account', '--id', accountId, '--balance-usd', opts.balanceUsd ?? '100.00']);
+    for (const ch of opts.channels) {
+      const args = ['create-channel', '--id', ch.id, '--provider', 'openai', '--base-url', ch.baseUrl, '--priority', String(ch.priority ?? 1)];
+      if (ch.apiKey) args.push('--api-key', ch.apiKey);
+      for (const m of ch.models) args.push('--model', m.upstream ? `${m.model}=${m.upstream}` : m.model);
+      await admin(args);
+      for (const m of ch.models) {
+        const price = ['set-price', '--channel', ch.id, '--model', m.model, '--input-usd-per-mtok', m.inputUsdPerMtok, '--output-usd-per-mtok', m.outputUsdPerMtok];
+        if (m.cachedInputUsdPerMtok) price.push('--cached-input-usd-per-mtok', m.cachedInputUsdPerMtok);
+        await admin(price);
+      }
+    }
+    const keyOut = JSON.parse(await admin(['create-key', '--account', accountId, '--name', 'test', '--json'])) as { key: string };
+    for (const name of ['stats', 'router', 'ingress'] as const) {
+      await services[name].start();
+      started.push(services[name]);
+    }
+    return { urls, ingressUrl: services.ingress.url, apiKey: keyOut.key, accountId, services, admin, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,94 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@switchyard/telemetry';
+import type { ChatCompletionsHandler } from '../chat/chat-completions.handler';
+import { GatewayError } from '../errors/gateway-error';
+import { asGatewayError, toOpenAIError } from '../errors/openai-error';
+import type { KeyCache } from '../auth/key-cache';
+import { authenticate } from '../auth/authenticate';
+import type { PlanStore } from '../plan/plan.store';
+
+export interface IngressRouteDeps {
+  chat: ChatCompletionsHandler;
+  keys: KeyCache;
+  plans: PlanStore;
+  nc: NatsConnection;
+  log: Logger;
+}
+
+/**
+ * The data-plane routes, registered on Fastify directly: the request path
+ * skips Nest's per-request pipeline (guards, interceptors, pipes), which would
+ * cost more than the whole overhead budget. Nest still builds and wires
+ * everything these routes use.
+ */
+export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDeps): void {
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    done();
+  });
+
+  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const err = fromFastifyError(error);
+    if (err.kind === 'internal') deps.log.error({ request_id: req.id, err: error.message }, 'unhandled error');
+    void reply.status(err.status).send(toOpenAIError(err));
+  });
+
+  app.post('/v1/chat/completions', (req, reply) => deps.chat.handle(req, reply));
+
+  app.get('/v1/models', async (req, reply) => {
+    const key = await authenticate(deps.keys, req);
+    const plan = deps.plans.current;
+    const ids = plan ? plan.modelIds.filter((id) => key.allowsModel(id)) : [];
+    return reply.send({
+      object: 'list',
+      data: ids.map((id) => ({ id, object: 'model', created: plan!.createdSec, owned_by: 'switchyard' })),
+    });
+  });
+
+  app.get('/v1/models/:model', async (req, reply) => {
+    const key = await authenticate(deps.keys, req);
+    const id = (req.params as { model: string }).model;
+    const plan = deps.plans.current;
+    if (!plan || !plan.models.has(id) || !key.allowsModel(id)) {
+      throw new GatewayError('model_not_found', { message: `The model '${id}' does not exist.`, param: 'model' });
+    }
+    return reply.send({ id, object: 'model', created: plan.createdSec, owned_by: 'switchyard' });
+  });
+
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+
+  app.get('/readyz', (_req, reply) => {
+    const plan = deps.plans.current;
+    const natsUp = !deps.nc.isClosed();
+    const ready = natsUp && plan !== undefined;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', nats: natsUp, plan_version: plan?.version ?? null });
+  });
+}
+
+function fromFastifyError(error: FastifyError): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const e = asGatewayError(error);
+  if (e !== (error as unknown)) {
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return new GatewayError('payload_too_large', { message: 'The request body is larger than this gateway accepts.', cause: error });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return new GatewayError('invalid_request', { message: 'Send the body as application/json.', status: 415, code: 'unsupported_media_type', cause: error });
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return new GatewayError('invalid_request', { message: 'The request body is empty; send a JSON object.', code: 'invalid_json', cause: error });
+      default:
+        if (error.statusCode === 400 || error instanceof SyntaxError) {
+          return new GatewayError('invalid_request', {
+            message: 'We could not parse the JSON body of your request. Check that it is valid JSON.',
+            code: 'invalid_json',
+            cause: error,
+          });
+        }
+        if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+          return new GatewayError('invalid_request', { message: error.message, status: error.statusCode, cause: error });
+        }
+    }
+  }
+  return e;
+}

@@ -1,0 +1,50 @@
+import { envInt, loadConnectionConfig, type Env } from '@switchyard/config';
+
+export interface UpstreamTimeouts {
+  /** TCP/TLS connect. */
+  connectMs: number;
+  /** Request sent → response headers. Non-streaming LLM calls answer only when done, so this is long. */
+  headersMs: number;
+  /** Streams: response headers → first content chunk. */
+  firstTokenMs: number;
+  /** Longest silence between two body chunks. */
+  idleMs: number;
+  /** Whole attempt, from send to last byte. */
+  totalMs: number;
+}
+
+export interface IngressConfig {
+  natsUrl: string;
+  port: number;
+  host: string;
+  bodyLimitBytes: number;
+  timeouts: UpstreamTimeouts;
+  /** Keep-alive connections per upstream origin. */
+  upstreamConnections: number;
+  keyCacheTtlMs: number;
+  keyCacheNegativeTtlMs: number;
+  /** Budget for a key or credential lookup over NATS on a cache miss. */
+  lookupTimeoutMs: number;
+  usageSpoolMax: number;
+}
+
+export function loadIngressConfig(env: Env = process.env): IngressConfig {
+  return {
+    natsUrl: loadConnectionConfig(env).natsUrl,
+    port: envInt(env, 'INGRESS_PORT', 8080),
+    host: env.INGRESS_HOST || '0.0.0.0',
+    bodyLimitBytes: envInt(env, 'INGRESS_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024),
+    timeouts: {
+      connectMs: envInt(env, 'INGRESS_CONNECT_TIMEOUT_MS', 10_000, 1),
+      headersMs: envInt(env, 'INGRESS_HEADERS_TIMEOUT_MS', 300_000, 1),
+      firstTokenMs: envInt(env, 'INGRESS_FIRST_TOKEN_TIMEOUT_MS', 300_000, 1),
+      idleMs: envInt(env, 'INGRESS_IDLE_TIMEOUT_MS', 120_000, 1),
+      totalMs: envInt(env, 'INGRESS_TOTAL_TIMEOUT_MS', 900_000, 1),
+    },
+    upstreamConnections: envInt(env, 'INGRESS_UPSTREAM_CONNECTIONS', 512, 1),
+    keyCacheTtlMs: envInt(env, 'INGRESS_KEY_CACHE_TTL_MS', 60_000, 0),
+    keyCacheNegativeTtlMs: envInt(env, 'INGRESS_KEY_CACHE_NEGATIVE_TTL_MS', 5_000, 0),
+    lookupTimeoutMs: envInt(env, 'INGRESS_LOOKUP_TIMEOUT_MS', 2_000, 1),
+    usageSpoolMax: envInt(env, 'INGRESS_USAGE_SPOOL_MAX', 100_000, 1),
+  };
+}

@@ -1,0 +1,100 @@
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { trace } from '@opentelemetry/api';
+import { connectNats, ensureUsageTopology, UsagePublisher } from '@switchyard/bus';
+import { createLogger, type Logger } from '@switchyard/telemetry';
+import { KeyCache } from './auth/key-cache';
+import { ChatCompletionsHandler } from './chat/chat-completions.handler';
+import { loadIngressConfig, type IngressConfig } from './ingress.config';
+import { PlanStore } from './plan/plan.store';
+import { CredentialCache } from './upstream/credential.cache';
+import { UpstreamPools } from './upstream/upstream.pool';
+
+export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
+export const NATS = Symbol('NATS');
+export const LOGGER = Symbol('LOGGER');
+
+@Module({
+  providers: [
+    { provide: INGRESS_CONFIG, useFactory: () => loadIngressConfig() },
+    { provide: LOGGER, useFactory: () => createLogger('ingress') },
+    {
+      provide: NATS,
+      inject: [INGRESS_CONFIG],
+      useFactory: async (cfg: IngressConfig) => {
+        const nc = await connectNats(cfg.natsUrl, 'switchyard-ingress');
+        await ensureUsageTopology(await jetstreamManager(nc));
+        return nc;
+      },
+    },
+    {
+      provide: KeyCache,
+      inject: [NATS, INGRESS_CONFIG],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig) => {
+        const keys = new KeyCache(nc, { ttlMs: cfg.keyCacheTtlMs, negativeTtlMs: cfg.keyCacheNegativeTtlMs, lookupTimeoutMs: cfg.lookupTimeoutMs });
+        keys.watchChanges();
+        return keys;
+      },
+    },
+    {
+      provide: CredentialCache,
+      inject: [NATS, INGRESS_CONFIG],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig) => new CredentialCache(nc, cfg.lookupTimeoutMs),
+    },
+    {
+      provide: PlanStore,
+      inject: [NATS, LOGGER, CredentialCache],
+      useFactory: async (nc: NatsConnection, log: Logger, creds: CredentialCache) => {
+        const plans = new PlanStore(nc, log);
+        plans.onChange(() => creds.invalidate());
+        await plans.start();
+        return plans;
+      },
+    },
+    {
+      provide: UpstreamPools,
+      inject: [INGRESS_CONFIG],
+      useFactory: (cfg: IngressConfig) => new UpstreamPools(cfg.timeouts, cfg.upstreamConnections),
+    },
+    {
+      provide: UsagePublisher,
+      inject: [NATS, INGRESS_CONFIG, LOGGER],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger) =>
+        new UsagePublisher(nc, {
+          maxSpooled: cfg.usageSpoolMax,
+          onError: (err, pending) => log.warn({ err: err.message, pending }, 'usage publish failed; spooled for retry'),
+        }),
+    },
+    {
+      provide: ChatCompletionsHandler,
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER],
+      useFactory: (
+        keys: KeyCache,
+        plans: PlanStore,
+        credentials: CredentialCache,
+        pools: UpstreamPools,
+        usage: UsagePublisher,
+        cfg: IngressConfig,
+        log: Logger,
+      ) =>
+        new ChatCompletionsHandler({ keys, plans, credentials, pools, usage, tracer: trace.getTracer('switchyard-ingress'), timeouts: cfg.timeouts, log }),
+    },
+  ],
+})
+export class IngressModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(PlanStore) private readonly plans: PlanStore,
+    @Inject(UsagePublisher) private readonly usage: UsagePublisher,
+    @Inject(UpstreamPools) private readonly pools: UpstreamPools,
+  ) {}
+
+  /** After the HTTP server stopped taking requests: flush usage, then close. */
+  async onApplicationShutdown() {
+    this.plans.stop();
+    await this.usage.close(10_000);
+    await this.pools.close();
+    await this.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,71 @@
+import type { TokenUsage } from '@switchyard/contracts';
+import { readOpenAIUsage } from './usage';
+
+interface ChunkShape {
+  model?: string;
+  choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown[] }; finish_reason?: string | null }>;
+  usage?: unknown;
+  error?: unknown;
+}
+
+/**
+ * Watches an OpenAI Chat Completions stream event by event as it is forwarded:
+ * notes the first content, the finish, the served model and the usage, and
+ * says whether the client should see the event. The usage-only chunk that
+ * Switchyard asked for on the client's behalf is hidden from clients that did
+ * not ask for it themselves.
+ */
+export class OpenAIStreamObserver {
+  usage: TokenUsage | null = null;
+  model = '';
+  finished = false;
+  sawContent = false;
+  /** Characters of generated text, for an estimate when no usage arrives. */
+  outputChars = 0;
+  upstreamError: unknown = undefined;
+
+  constructor(private readonly clientWantsUsage: boolean) {}
+
+  /** Returns true when the event should be forwarded to the client. */
+  observe(data: string): boolean {
+    let chunk: ChunkShape;
+    try {
+      chunk = JSON.parse(data) as ChunkShape;
+    } catch {
+      return true; // not ours to judge: forward as is
+    }
+    if (chunk.error !== undefined) {
+      this.upstreamError = chunk.error;
+      return true;
+    }
+    if (typeof chunk.model === 'string' && chunk.model) this.model = chunk.model;
+    const choices = chunk.choices;
+    if (choices) {
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i]!;
+        const d = c.delta;
+        if (d) {
+          if (typeof d.content === 'string' && d.content.length > 0) {
+            this.sawContent = true;
+            this.outputChars += d.content.length;
+          }
+          if (typeof d.reasoning_content === 'string' && d.reasoning_content.length > 0) {
+            this.sawContent = true;
+            this.outputChars += d.reasoning_content.length;
+          }
+          if (d.tool_calls && d.tool_calls.length > 0) {
+            this.sawContent = true;
+            this.outputChars += JSON.stringify(d.tool_calls).length;
+          }
+        }
+        if (c.finish_reason) this.finished = true;
+      }
+    }
+    if (chunk.usage) {
+      const u = readOpenAIUsage(chunk.usage);
+      if (u) this.usage = u;
+      if (!this.clientWantsUsage && (!choices || choices.length === 0)) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,276 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { Client } from 'pg';
+import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
+import { clickhouseQuery, freePort, startOtlpReceiver, startStack, type OtlpReceiver, type Stack } from '@switchyard/testkit';
+
+// Prices of the test channel, per 1M tokens: $0.15 in, $0.60 out.
+const IN_NANO_PER_MTOK = 150_000_000n;
+const OUT_NANO_PER_MTOK = 600_000_000n;
+const expectedCost = (input: number, output: number) => {
+  const scaled = BigInt(input) * IN_NANO_PER_MTOK + BigInt(output) * OUT_NANO_PER_MTOK;
+  return (scaled + 500_000n) / 1_000_000n;
+};
+
+let fast: FakeProvider;
+let hanging: FakeProvider;
+let otlp: OtlpReceiver;
+let stack: Stack;
+let client: OpenAI;
+let pg: Client;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface UsageRow {
+  request_id: string;
+  trace_id: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_nano: string;
+  channel_id: string;
+  stream: number;
+}
+
+async function clickhouseRows(requestId: string): Promise<UsageRow[]> {
+  const db = stack.urls.clickhouseDatabase;
+  const out = await clickhouseQuery(
+    stack.urls.clickhouseUrl,
+    `SELECT request_id, trace_id, input_tokens, output_tokens, toString(cost_nano) AS cost_nano, channel_id, stream FROM ${db}.usage_events WHERE request_id = '${requestId.replace(/[^0-9a-f-]/g, '')}' FORMAT JSONEachRow`,
+  );
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as UsageRow);
+}
+
+async function ledgerRows(requestId: string) {
+  const r = await pg.query<{ amount_nano: string; trace_id: string | null; account_id: string }>(
+    'SELECT amount_nano::text AS amount_nano, trace_id, account_id FROM ledger WHERE request_id = $1',
+    [requestId],
+  );
+  return r.rows;
+}
+
+async function balanceNano(): Promise<bigint> {
+  const r = await pg.query<{ b: string }>('SELECT balance_nano::text AS b FROM balances WHERE account_id = $1', [stack.accountId]);
+  return BigInt(r.rows[0]!.b);
+}
+
+beforeAll(async () => {
+  fast = await startFakeOpenAI({ behavior: { chunks: 8, chunkText: 'hello ' }, requireApiKey: 'upstream-secret' });
+  hanging = await startFakeOpenAI({ behavior: { hang: true } });
+  otlp = await startOtlpReceiver();
+  const deadPort = await freePort();
+  const telemetryEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
+  stack = await startStack({
+    channels: [
+      { id: 'fast', baseUrl: fast.url, apiKey: 'upstream-secret', models: [{ model: 'gpt-4o-mini', inputUsdPerMtok: '0.15', outputUsdPerMtok: '0.60' }] },
+      { id: 'dead', baseUrl: `http://127.0.0.1:${deadPort}/v1`, models: [{ model: 'dead-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
+      { id: 'slow', baseUrl: hanging.url, models: [{ model: 'slow-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
+    ],
+    env: {
+      ingress: { ...telemetryEnv, INGRESS_HEADERS_TIMEOUT_MS: '1000', INGRESS_BODY_LIMIT_BYTES: String(64 * 1024) },
+      stats: { ...telemetryEnv, STATS_BATCH_WAIT_MS: '200' },
+      billing: telemetryEnv,
+      router: telemetryEnv,
+    },
+  });
+  client = new OpenAI({ baseURL: `${stack.ingressUrl}/v1`, apiKey: stack.apiKey, maxRetries: 0 });
+  pg = new Client({ connectionString: stack.urls.databaseUrl });
+  await pg.connect();
+});
+
+afterAll(async () => {
+  await pg?.end();
+  await stack?.stop();
+  await fast?.close();
+  await hanging?.close();
+  await otlp?.close();
+});
+
+describe('one request through all four services', () => {
+  it('answers a non-streaming chat completion and books it once in ClickHouse and the ledger, under one trace', async () => {
+    const before = await balanceNano();
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello to the gateway' }] })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe('hello '.repeat(8));
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const usage = data.usage!;
+    expect(usage.completion_tokens).toBe(8);
+
+    const rows = await until('the ClickHouse row', async () => {
+      const r = await clickhouseRows(requestId);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, channel_id: 'fast', stream: 0 });
+    const cost = expectedCost(usage.prompt_tokens, usage.completion_tokens);
+    expect(BigInt(rows[0]!.cost_nano)).toBe(cost);
+
+    const ledger = await until('the ledger row', async () => {
+      const r = await ledgerRows(requestId);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(ledger).toHaveLength(1);
+    expect(BigInt(ledger[0]!.amount_nano)).toBe(-cost);
+    expect(before - (await balanceNano())).toBe(cost);
+
+    const traceId = rows[0]!.trace_id;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(ledger[0]!.trace_id).toBe(traceId);
+    // The exported spans: ingress request and upstream attempt, then the stats
+    // and billing consumer spans, all in that one trace.
+    const services = await until('spans from every service', async () => {
+      const s = new Set(otlp.spans.filter((sp) => sp.traceId === traceId).map((sp) => sp.service));
+      return s.has('ingress') && s.has('stats') && s.has('billing') ? s : undefined;
+    });
+    expect([...services].sort()).toEqual(['billing', 'ingress', 'stats']);
+    const inTrace = otlp.spans.filter((sp) => sp.traceId === traceId);
+    expect(inTrace.filter((sp) => sp.service === 'ingress').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('streams a chat completion intact and books it once with the upstream usage', async () => {
+    const before = await balanceNano();
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Stream something' }] })
+      .withResponse();
+    let text = '';
+    let sawUsageChunk = false;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) sawUsageChunk = true;
+    }
+    expect(text).toBe('hello '.repeat(8));
+    // The client did not ask for usage: the chunk Switchyard requested for its books is not shown.
+    expect(sawUsageChunk).toBe(false);
+    const requestId = response.headers.get('x-request-id')!;
+    const rows = await until('the ClickHouse row', async () => {
+      const r = await clickhouseRows(requestId);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ output_tokens: 8, stream: 1 });
+    const cost = expectedCost(rows[0]!.input_tokens, 8);
+    const ledger = await until('the ledger row', async () => {
+      const r = await ledgerRows(requestId);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(ledger).toHaveLength(1);
+    expect(BigInt(ledger[0]!.amount_nano)).toBe(-cost);
+    expect(before - (await balanceNano())).toBe(cost);
+    expect(ledger[0]!.trace_id).toBe(rows[0]!.trace_id);
+  });
+
+  it('passes the usage chunk through when the client asks for it', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'Count' }],
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    expect(usage?.completion_tokens).toBe(8);
+  });
+
+  it('lists the served models without channel prefixes', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id).sort()).toEqual(['dead-model', 'gpt-4o-mini', 'slow-model']);
+  });
+
+  it('loses nothing when billing and stats are killed and restarted', async () => {
+    await stack.services.billing.kill();
+    await stack.services.stats.kill();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `n ${i}` }] }).withResponse();
+      ids.push(response.headers.get('x-request-id')!);
+    }
+    await stack.services.billing.start();
+    await stack.services.stats.start();
+    for (const id of ids) {
+      const ledger = await until(`ledger row ${id}`, async () => {
+        const r = await ledgerRows(id);
+        return r.length > 0 ? r : undefined;
+      });
+      expect(ledger).toHaveLength(1);
+      const rows = await until(`ClickHouse row ${id}`, async () => {
+        const r = await clickhouseRows(id);
+        return r.length > 0 ? r : undefined;
+      });
+      expect(rows).toHaveLength(1);
+    }
+  });
+});
+
+describe('bad input gets an OpenAI-style error with a request id', () => {
+  async function post(body: string, headers: Record<string, string> = {}) {
+    const r = await fetch(`${stack.ingressUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.apiKey}`, ...headers },
+      body,
+    });
+    const json = (await r.json()) as { error: { message: string; type: string; code: string | null } };
+    expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof json.error.message).toBe('string');
+    expect(typeof json.error.type).toBe('string');
+    expect(json.error).toHaveProperty('code');
+    return { status: r.status, error: json.error };
+  }
+  const chat = (model: string) => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+  it('malformed JSON → 400', async () => {
+    const r = await post('{"model": "gpt-4o-mini", "messages": [');
+    expect(r.status).toBe(400);
+    expect(r.error.type).toBe('invalid_request_error');
+  });
+
+  it('missing key → 401', async () => {
+    const r = await post(chat('gpt-4o-mini'), { authorization: '' });
+    expect(r.status).toBe(401);
+  });
+
+  it('wrong key → 401, and the SDK sees an AuthenticationError', async () => {
+    const r = await post(chat('gpt-4o-mini'), { authorization: 'Bearer sk-sy-not-a-real-key' });
+    expect(r.status).toBe(401);
+    expect(r.error.code).toBe('invalid_api_key');
+    const bad = new OpenAI({ baseURL: `${stack.ingressUrl}/v1`, apiKey: 'sk-sy-wrong', maxRetries: 0 });
+    await expect(bad.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+  });
+
+  it('unknown model → 404', async () => {
+    const r = await post(chat('no-such-model'));
+    expect(r.status).toBe(404);
+    expect(r.error.code).toBe('model_not_found');
+  });
+
+  it('body over the configured limit → 413', async () => {
+    const r = await post(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(100 * 1024) }] }));
+    expect(r.status).toBe(413);
+  });
+
+  it('upstream unreachable → 502', async () => {
+    const r = await post(chat('dead-model'));
+    expect(r.status).toBe(502);
+  });
+
+  it('upstream hanging past the timeout → 504', async () => {
+    const started = Date.now();
+    const r = await post(chat('slow-model'));
+    expect(r.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.error.code).toBe('timeout_headers');
+  });
+});
