@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { PlanCandidate } from '@switchyard/contracts';
+import { buildChatCompletionsRequest } from './api';
+import { classifyUpstreamError, upstreamErrorFromResponse } from './errors';
+import { OpenAIStreamObserver } from './stream';
+import { readOpenAIUsage } from './usage';
+import { toOpenAIError } from '../../errors/openai-error';
+
+const candidate: PlanCandidate = {
+  channel_id: 'c1',
+  provider: 'openai',
+  base_url: 'http://127.0.0.1:9001/v1/',
+  upstream_model: 'gpt-4o-mini-2024-07-18',
+  priority: 1,
+  weight: 1,
+  price: { input_nano_per_mtok: 0, output_nano_per_mtok: 0, cached_input_nano_per_mtok: 0 },
+};
+
+describe('buildChatCompletionsRequest', () => {
+  it('sends the channel model id to the channel path with the credential', () => {
+    const r = buildChatCompletionsRequest(candidate, { model: 'gpt-4o-mini', messages: [], route: { mode: 'race' } }, 'sk-up');
+    expect(r.origin).toBe('http://127.0.0.1:9001');
+    expect(r.path).toBe('/v1/chat/completions');
+    expect(r.headers.authorization).toBe('Bearer sk-up');
+    const body = JSON.parse(r.body);
+    expect(body.model).toBe('gpt-4o-mini-2024-07-18');
+    expect(body).not.toHaveProperty('route');
+  });
+
+  it('asks for usage on streams, keeping the client’s other stream options', () => {
+    const r = buildChatCompletionsRequest(candidate, { model: 'm', messages: [], stream: true, stream_options: { continuous_usage_stats: false } }, null);
+    expect(JSON.parse(r.body).stream_options).toEqual({ continuous_usage_stats: false, include_usage: true });
+    expect(r.headers).not.toHaveProperty('authorization');
+  });
+});
+
+describe('readOpenAIUsage', () => {
+  it('reads cached and reasoning tokens', () => {
+    expect(
+      readOpenAIUsage({ prompt_tokens: 10, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } }),
+    ).toEqual({ input_tokens: 10, output_tokens: 5, cached_input_tokens: 4, reasoning_tokens: 2 });
+  });
+  it('returns null for missing or malformed usage', () => {
+    expect(readOpenAIUsage(null)).toBeNull();
+    expect(readOpenAIUsage({ foo: 1 })).toBeNull();
+  });
+});
+
+describe('OpenAIStreamObserver', () => {
+  const chunk = (o: unknown) => JSON.stringify(o);
+  it('hides the usage-only chunk from a client that did not ask for usage, but records it', () => {
+    const o = new OpenAIStreamObserver(false);
+    expect(o.observe(chunk({ model: 'm1', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] }))).toBe(true);
+    expect(o.observe(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }))).toBe(true);
+    expect(o.observe(chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 1 } }))).toBe(false);
+    expect(o.usage).toEqual({ input_tokens: 3, output_tokens: 1, cached_input_tokens: 0, reasoning_tokens: 0 });
+    expect(o).toMatchObject({ model: 'm1', finished: true, sawContent: true, outputChars: 2 });
+  });
+  it('forwards the usage chunk to a client that asked for it', () => {
+    const o = new OpenAIStreamObserver(true);
+    expect(o.observe(chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 1 } }))).toBe(true);
+  });
+  it('counts tool-call deltas as content and forwards unparseable events untouched', () => {
+    const o = new OpenAIStreamObserver(false);
+    o.observe(chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"a"' } }] } }] }));
+    expect(o.sawContent).toBe(true);
+    expect(o.observe('not json')).toBe(true);
+  });
+});
+
+describe('upstream error classification', () => {
+  it.each([
+    [429, {}, 'rate_limit'],
+    [401, {}, 'auth'],
+    [403, {}, 'auth'],
+    [402, {}, 'quota'],
+    [429, { error: { code: 'insufficient_quota' } }, 'quota'],
+    [500, {}, 'transient'],
+    [503, {}, 'transient'],
+    [400, {}, 'permanent'],
+    [404, {}, 'permanent'],
+  ] as const)('%d %j → %s', (status, body, cls) => {
+    expect(classifyUpstreamError(status, body)).toBe(cls);
+  });
+
+  it('passes an upstream 400 through in OpenAI shape', () => {
+    const err = upstreamErrorFromResponse(400, JSON.stringify({ error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } }), 'openai', 'c1');
+    expect(err.status).toBe(400);
+    expect(err.retryable).toBe(false);
+    expect(toOpenAIError(err)).toEqual({ error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } });
+  });
+
+  it('never shows an upstream auth message (it is about the operator’s credential)', () => {
+    const err = upstreamErrorFromResponse(401, JSON.stringify({ error: { message: 'Incorrect API key provided: sk-abc***' } }), 'openai', 'c1');
+    expect(err.retryable).toBe(true);
+    expect(JSON.stringify(toOpenAIError(err))).not.toContain('sk-abc');
+  });
+});
