@@ -12,6 +12,9 @@ ensure_npm_deps "$ROOT"
 DATABASE_URL=$TEST_DATABASE_URL bash deploy/local/ensure-infra.sh
 build_all "$ROOT"
 echo "[test] lint" >&2
+# The module-boundary rule reads Nx's project graph: compute it first.
+export NX_DAEMON=false NX_NO_CLOUD=true
+npx nx show projects >/dev/null
 npx eslint --max-warnings=0 .
 echo "[test] vitest" >&2
 npx vitest run "$@"

@@ -1,11 +1,14 @@
 import { defineConfig } from 'vitest/config';
 import swc from 'unplugin-swc';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
 
 // Tests import libraries from source, so `npm test` needs no build for unit
 // tests; SWC keeps Nest's decorator metadata, which esbuild would drop.
 const libs = ['contracts', 'config', 'telemetry', 'bus', 'clickhouse', 'pricing', 'routing', 'fake-provider', 'testkit'];
-const alias = Object.fromEntries(libs.map((l) => [`@switchyard/${l}`, resolve(__dirname, `libs/${l}/src/index.ts`)]));
+const alias = Object.fromEntries(libs.map((l) => [`@switchyard/${l}`, resolve(root, `libs/${l}/src/index.ts`)]));
 
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
