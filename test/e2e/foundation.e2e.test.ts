@@ -78,7 +78,7 @@ beforeAll(async () => {
     ],
     env: {
       ingress: { ...telemetryEnv, INGRESS_HEADERS_TIMEOUT_MS: '1000', INGRESS_BODY_LIMIT_BYTES: String(64 * 1024) },
-      stats: { ...telemetryEnv, STATS_BATCH_WAIT_MS: '200' },
+      stats: { ...telemetryEnv, STATS_BATCH_WAIT_MS: '1000' },
       billing: telemetryEnv,
       router: telemetryEnv,
     },

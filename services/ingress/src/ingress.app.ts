@@ -10,6 +10,7 @@ import { registerIngressRoutes } from './http/ingress.routes';
 import { IngressModule, INGRESS_CONFIG, LOGGER, NATS } from './ingress.module';
 import type { IngressConfig } from './ingress.config';
 import { PlanStore } from './plan/plan.store';
+import { OpenAIExceptionFilter } from './http/openai-exception.filter';
 
 export interface RunningIngress {
   app: NestFastifyApplication;
@@ -30,6 +31,9 @@ export async function startIngress(opts: { port?: number; host?: string } = {}):
   });
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule, adapter, { logger: ['error', 'warn'] });
   const cfg = app.get<IngressConfig>(INGRESS_CONFIG);
+  app.useGlobalFilters(new OpenAIExceptionFilter());
+  // Nest installs its own Fastify error handler during init: ours goes on after it.
+  await app.init();
   registerIngressRoutes(app.getHttpAdapter().getInstance(), {
     chat: app.get(ChatCompletionsHandler),
     keys: app.get(KeyCache),
