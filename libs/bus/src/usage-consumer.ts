@@ -109,7 +109,9 @@ export class UsageConsumer {
     try {
       await js.publish(USAGE_DLQ_SUBJECT, m.data, { headers: h, msgID: id ? `dlq-${id}` : undefined });
       this.opts.onDeadLetter?.(id, reason);
-      m.term(reason.slice(0, 200));
+      // No reason argument: nats-server before 2.10.4 ignores `+TERM <reason>` and
+      // would redeliver forever. The reason travels in the DLQ header instead.
+      m.term();
     } catch (e) {
       // Dead-letter stream unreachable: leave the message for redelivery.
       this.opts.onError?.(e as Error);

@@ -9,6 +9,8 @@ export interface UsagePublisherOptions {
   maxSpooled?: number;
   /** Wait between retries of the spool while NATS is down. */
   retryMs?: number;
+  /** Publishes awaiting their JetStream ack at once. */
+  maxInFlight?: number;
   onError?: (err: Error, pending: number) => void;
 }
 
@@ -30,9 +32,11 @@ export class UsagePublisher {
   private draining = false;
   private closed = false;
   private dropped = 0;
+  private inFlight = 0;
   private published = 0;
   private readonly maxSpooled: number;
   private readonly retryMs: number;
+  private readonly maxInFlight: number;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -42,13 +46,14 @@ export class UsagePublisher {
     this.js = jetstream(nc);
     this.maxSpooled = opts.maxSpooled ?? 100_000;
     this.retryMs = opts.retryMs ?? 500;
+    this.maxInFlight = opts.maxInFlight ?? 256;
   }
 
   /** Validates (a malformed event is a bug in the producer: it throws) and queues. */
   publish(event: UsageEventV1, traceContext?: Context): void {
     const check = parseUsageEventV1(event);
     if (!check.ok) throw new Error(`usage event ${event.request_id} is invalid: ${check.reason}`);
-    if (this.spool.length >= this.maxSpooled) {
+    if (this.spool.length + this.inFlight >= this.maxSpooled) {
       this.dropped++;
       this.opts.onError?.(new Error('usage spool full; event dropped'), this.spool.length);
       return;
@@ -68,7 +73,13 @@ export class UsagePublisher {
   }
 
   get stats() {
-    return { pending: this.spool.length, published: this.published, dropped: this.dropped };
+    return { pending: this.spool.length + this.inFlight, published: this.published, dropped: this.dropped };
+  }
+
+  private send(p: Pending): Promise<unknown> {
+    const h = headers();
+    for (const k in p.traceHeaders) h.set(k, p.traceHeaders[k]!);
+    return this.js.publish(USAGE_SUBJECT_V1, p.data, { msgID: p.id, headers: h, timeout: 5_000 });
   }
 
   /** Resolves when everything queued so far has been acknowledged by JetStream. */
@@ -92,15 +103,24 @@ export class UsagePublisher {
     this.draining = true;
     try {
       while (this.spool.length > 0 && !this.closed) {
-        const next = this.spool[0]!;
-        try {
-          const h = headers();
-          for (const [k, v] of Object.entries(next.traceHeaders)) h.set(k, v);
-          await this.js.publish(USAGE_SUBJECT_V1, next.data, { msgID: next.id, headers: h, timeout: 5_000 });
-          this.spool.shift();
-          this.published++;
-        } catch (e) {
-          this.opts.onError?.(e as Error, this.spool.length);
+        // Publishes go out in windows of concurrent acks: one round trip per
+        // window, not per event. Order does not matter for usage; ids dedupe.
+        const window = this.spool.splice(0, this.maxInFlight);
+        this.inFlight = window.length;
+        const results = await Promise.allSettled(window.map((p) => this.send(p)));
+        this.inFlight = 0;
+        const failed: Pending[] = [];
+        let firstError: Error | undefined;
+        results.forEach((r, i) => {
+          if (r.status === 'fulfilled') this.published++;
+          else {
+            failed.push(window[i]!);
+            firstError ??= r.reason as Error;
+          }
+        });
+        if (failed.length > 0) {
+          this.spool.unshift(...failed);
+          this.opts.onError?.(firstError!, this.spool.length);
           await new Promise((r) => setTimeout(r, this.retryMs));
         }
       }
