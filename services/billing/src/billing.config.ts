@@ -1,0 +1,33 @@
+import { envBool, envInt, envString, loadConnectionConfig, type Env } from '@switchyard/config';
+
+export interface BillingConfig {
+  natsUrl: string;
+  databaseUrl: string;
+  port: number;
+  host: string;
+  /** Largest pg pool; the consumer holds one connection per batch, responders the rest. */
+  dbPoolMax: number;
+  /** Usage events settled per transaction at most. */
+  batchSize: number;
+  /** Longest wait to fill a batch; the JetStream client refuses pull expiries under 1 s. */
+  batchWaitMs: number;
+  /** Apply pending migrations at start (disable when a release job migrates). */
+  migrateOnStart: boolean;
+  /** Settle usage events (off for a replica that only answers key/catalog requests). */
+  consumeUsage: boolean;
+}
+
+export function loadBillingConfig(env: Env = process.env): BillingConfig {
+  const conn = loadConnectionConfig(env);
+  return {
+    natsUrl: conn.natsUrl,
+    databaseUrl: conn.databaseUrl,
+    port: envInt(env, 'BILLING_PORT', 8082),
+    host: envString(env, 'BILLING_HOST', '0.0.0.0'),
+    dbPoolMax: envInt(env, 'BILLING_DB_POOL_MAX', 10, 1),
+    batchSize: envInt(env, 'BILLING_BATCH_SIZE', 200, 1),
+    batchWaitMs: envInt(env, 'BILLING_BATCH_WAIT_MS', 1_000, 1_000),
+    migrateOnStart: envBool(env, 'BILLING_MIGRATE_ON_START', true),
+    consumeUsage: envBool(env, 'BILLING_CONSUME_USAGE', true),
+  };
+}

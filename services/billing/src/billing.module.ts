@@ -1,0 +1,129 @@
+import {
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Kysely } from 'kysely';
+import type { Tracer } from '@opentelemetry/api';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats, ensureUsageTopology, type NatsConnection } from '@switchyard/bus';
+import { redactUrl } from '@switchyard/config';
+import { createLogger, type Logger, type Telemetry } from '@switchyard/telemetry';
+import type { BillingConfig } from './billing.config';
+import { BILLING_CONFIG, BILLING_OPTIONS, DATABASE, LOGGER, NATS, RESPONDERS, USAGE_CONSUMER } from './billing.tokens';
+import { createDb, type DB } from './db/database';
+import { migrateToLatest } from './db/migrate';
+import { HealthController } from './http/health.controller';
+import { BillingUsageConsumer, type BillingConsumerOptions } from './ledger/usage.consumer';
+import { createBillingResponders } from './nats/billing.responders';
+import type { Responder } from './nats/responder';
+
+/** What the embedding code (main.ts, tests) hands the module besides the config. */
+export interface BillingModuleOptions {
+  logger?: Logger;
+  tracer?: Tracer;
+  afterCommit?: BillingConsumerOptions['afterCommit'];
+  /** Shut down with the app (main.ts passes the process's telemetry; tests do not). */
+  telemetry?: Telemetry;
+}
+
+/**
+ * Wires the plain billing pieces to Postgres, NATS and HTTP. Start: migrate,
+ * make the JetStream topology, answer requests, consume usage. Stop, in this
+ * order: stop the consumer (the batch in hand commits and is acked), stop the
+ * responders (requests in flight are answered), drain NATS, close the pool.
+ */
+@Module({})
+export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
+  static forRoot(config: BillingConfig, options: BillingModuleOptions = {}): DynamicModule {
+    return {
+      module: BillingModule,
+      controllers: [HealthController],
+      providers: [
+        { provide: BILLING_CONFIG, useValue: config },
+        { provide: BILLING_OPTIONS, useValue: options },
+        { provide: LOGGER, useFactory: () => options.logger ?? createLogger('billing') },
+        {
+          provide: DATABASE,
+          inject: [BILLING_CONFIG, LOGGER],
+          useFactory: async (cfg: BillingConfig, log: Logger) => {
+            const db = createDb(cfg.databaseUrl, { max: cfg.dbPoolMax, onError: (e) => log.error({ err: e.message }, 'idle pg client error') });
+            try {
+              if (cfg.migrateOnStart) {
+                const applied = await migrateToLatest(db);
+                log.info({ applied, db: redactUrl(cfg.databaseUrl) }, applied.length ? 'migrations applied' : 'schema up to date');
+              }
+            } catch (e) {
+              await db.destroy();
+              throw e;
+            }
+            return db;
+          },
+        },
+        {
+          provide: NATS,
+          inject: [BILLING_CONFIG, DATABASE],
+          useFactory: async (cfg: BillingConfig, db: Kysely<DB>) => {
+            try {
+              const nc = await connectNats(cfg.natsUrl, 'switchyard-billing');
+              await ensureUsageTopology(await jetstreamManager(nc));
+              return nc;
+            } catch (e) {
+              await db.destroy();
+              throw e;
+            }
+          },
+        },
+        {
+          provide: RESPONDERS,
+          inject: [NATS, DATABASE, LOGGER],
+          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger) => createBillingResponders(nc, db, log),
+        },
+        {
+          provide: USAGE_CONSUMER,
+          inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG],
+          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) =>
+            cfg.consumeUsage
+              ? new BillingUsageConsumer(nc, db, log, {
+                  batchSize: cfg.batchSize,
+                  maxWaitMs: cfg.batchWaitMs,
+                  tracer: options.tracer,
+                  afterCommit: options.afterCommit,
+                })
+              : null,
+        },
+      ],
+      exports: [DATABASE, NATS, LOGGER, USAGE_CONSUMER],
+    };
+  }
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Kysely<DB>,
+    @Inject(NATS) private readonly nc: NatsConnection,
+    @Inject(RESPONDERS) private readonly responders: Responder[],
+    @Inject(USAGE_CONSUMER) private readonly consumer: BillingUsageConsumer | null,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(BILLING_OPTIONS) private readonly options: BillingModuleOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const r of this.responders) r.start();
+    this.consumer?.start();
+    this.log.info({ consuming: this.consumer !== null }, 'billing started');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer?.stop().catch((e: Error) => this.log.error({ err: e.message }, 'consumer stop failed'));
+    await Promise.all(this.responders.map((r) => r.stop()));
+    await this.nc.drain().catch(() => undefined);
+    await this.db.destroy().catch((e: Error) => this.log.error({ err: e.message }, 'pool close failed'));
+    this.log.info('billing stopped');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.options.telemetry?.shutdown().catch(() => undefined);
+  }
+}

@@ -1,0 +1,20 @@
+import type { ColumnType, GeneratedAlways, Insertable, Selectable } from 'kysely';
+
+type Nano = ColumnType<string, bigint | string, bigint | string>;
+
+/**
+ * Append-only price history per (channel, model), integer nano-USD per 1M
+ * tokens. The price in force is the row with the latest `effective_from`
+ * not in the future (ties: the latest id).
+ */
+export interface PricesTable {
+  id: GeneratedAlways<string>;
+  channel_id: string;
+  model: string;
+  input_nano_per_mtok: Nano;
+  output_nano_per_mtok: Nano;
+  cached_input_nano_per_mtok: Nano;
+  effective_from: ColumnType<Date, Date | string | undefined, never>;
+}
+export type PriceRow = Selectable<PricesTable>;
+export type NewPrice = Insertable<PricesTable>;

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import { init } from './2026_11_25_0001_init';
+
+/**
+ * Every migration, by timestamp name. Static (no directory scan) so the built
+ * service and the tests run exactly the same list. Append only; never edit a
+ * migration that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026_11_25_0001_init': init,
+};

@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import type { UsageEventV1 } from '@switchyard/contracts';
+import type { DB } from '../db/database';
+import { postEntries, type NewEntry } from './ledger.repository';
+
+export type SettleOutcome =
+  /** Booked now; the balance moved by the cost. */
+  | { request_id: string; status: 'settled'; amount_nano: bigint; balance_after_nano: bigint }
+  /** Booked now, but the account has no balance row: no balance moved. */
+  | { request_id: string; status: 'no_balance'; amount_nano: bigint }
+  /** Already in the ledger (redelivery or duplicate publish): nothing changed. */
+  | { request_id: string; status: 'duplicate' };
+
+/** The ledger row of a usage event: a debit of its cost, even when that cost is 0 (the request happened). */
+export function usageToEntry(event: UsageEventV1): NewEntry {
+  return {
+    request_id: event.request_id,
+    kind: 'usage',
+    key_id: event.key_id,
+    amount_nano: -BigInt(event.cost_nano),
+    model: event.model_served || event.model_requested,
+    channel_id: event.channel_id || null,
+    input_tokens: event.usage.input_tokens,
+    output_tokens: event.usage.output_tokens,
+    cached_input_tokens: event.usage.cached_input_tokens,
+    reasoning_tokens: event.usage.reasoning_tokens,
+    trace_id: event.trace_id,
+    occurred_at: event.occurred_at,
+  };
+}
+
+/**
+ * Settles a batch of usage events in ONE transaction: every event's ledger row
+ * and balance move commit together or not at all, and each request id is
+ * booked at most once (see `postEntries`). Accounts are processed in sorted
+ * order, so two billing replicas settling overlapping batches lock balance
+ * rows in the same order and cannot deadlock. Within an account, events are
+ * booked in occurrence order. Duplicates inside the batch count once.
+ */
+export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEventV1[]): Promise<Map<string, SettleOutcome>> {
+  const byAccount = new Map<string, UsageEventV1[]>();
+  const seen = new Set<string>();
+  for (const e of events) {
+    if (seen.has(e.request_id)) continue;
+    seen.add(e.request_id);
+    let list = byAccount.get(e.account_id);
+    if (!list) byAccount.set(e.account_id, (list = []));
+    list.push(e);
+  }
+  const accounts = [...byAccount.keys()].sort();
+  const outcomes = new Map<string, SettleOutcome>();
+
+  await db.transaction().execute(async (trx) => {
+    for (const account of accounts) {
+      const list = byAccount.get(account)!;
+      list.sort((a, b) => Date.parse(a.occurred_at) - Date.parse(b.occurred_at) || (a.request_id < b.request_id ? -1 : 1));
+      const result = await postEntries(trx, account, list.map(usageToEntry));
+      for (const e of list) {
+        const after = result.posted.get(e.request_id);
+        if (after === undefined) outcomes.set(e.request_id, { request_id: e.request_id, status: 'duplicate' });
+        else if (after === null) outcomes.set(e.request_id, { request_id: e.request_id, status: 'no_balance', amount_nano: -BigInt(e.cost_nano) });
+        else outcomes.set(e.request_id, { request_id: e.request_id, status: 'settled', amount_nano: -BigInt(e.cost_nano), balance_after_nano: after });
+      }
+    }
+  });
+  return outcomes;
+}

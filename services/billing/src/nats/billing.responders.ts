@@ -1,0 +1,64 @@
+import type { Kysely } from 'kysely';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  CATALOG_SUBJECT,
+  CHANNEL_CREDENTIAL_SUBJECT,
+  KEY_RESOLVE_SUBJECT,
+  catalogChannelSchema,
+  catalogReplySchema,
+  channelCredentialReplySchema,
+  channelCredentialRequestSchema,
+  keyResolveReplySchema,
+  keyResolveRequestSchema,
+  type CatalogChannel,
+  type CatalogReply,
+  type ChannelCredentialReply,
+  type KeyResolveReply,
+} from '@switchyard/contracts';
+import type { Logger } from '@switchyard/telemetry';
+import type { DB } from '../db/database';
+import { findKeyByHash, toKeySnapshot } from '../keys/api-keys.repository';
+import { findChannelCredential, loadCatalog } from '../channels/channels.repository';
+import { Responder, decodeJson } from './responder';
+
+/** KEY_RESOLVE_SUBJECT: `{key_hash}` → the key snapshot, or `{found:false}` (also for a malformed hash). */
+export async function resolveKey(db: Kysely<DB>, data: Uint8Array): Promise<KeyResolveReply> {
+  const req = keyResolveRequestSchema.safeParse(decodeJson(data));
+  if (!req.success) return { found: false };
+  const row = await findKeyByHash(db, req.data.key_hash);
+  return keyResolveReplySchema.parse(row ? { found: true, key: toKeySnapshot(row) } : { found: false });
+}
+
+/**
+ * CATALOG_SUBJECT: every channel (enabled or not) with its priced models. A
+ * channel that does not fit the contract (say, a base_url edited into
+ * something invalid in SQL) is left out and logged, instead of breaking the
+ * catalog for all the others.
+ */
+export async function catalogReply(db: Kysely<DB>, log: Logger): Promise<CatalogReply> {
+  const { channels, unpriced } = await loadCatalog(db);
+  const valid: CatalogChannel[] = [];
+  for (const c of channels) {
+    const r = catalogChannelSchema.safeParse(c);
+    if (r.success) valid.push(r.data);
+    else log.warn({ channel_id: c.id, reason: r.error.issues[0]?.message }, 'channel left out of the catalog: invalid');
+  }
+  if (unpriced.length > 0) log.debug({ unpriced }, 'models without a price in force are not offered');
+  return catalogReplySchema.parse({ channels: valid });
+}
+
+/** CHANNEL_CREDENTIAL_SUBJECT: `{channel_id}` → its upstream key. The key is never logged. */
+export async function channelCredential(db: Kysely<DB>, data: Uint8Array): Promise<ChannelCredentialReply> {
+  const req = channelCredentialRequestSchema.safeParse(decodeJson(data));
+  if (!req.success) return { channel_id: '', found: false, api_key: null };
+  const row = await findChannelCredential(db, req.data.channel_id);
+  return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: row?.credential ?? null });
+}
+
+export function createBillingResponders(nc: NatsConnection, db: Kysely<DB>, log: Logger): Responder[] {
+  return [
+    new Responder(nc, { subject: KEY_RESOLVE_SUBJECT, handle: (d) => resolveKey(db, d) }, log),
+    new Responder(nc, { subject: CATALOG_SUBJECT, handle: () => catalogReply(db, log) }, log),
+    new Responder(nc, { subject: CHANNEL_CREDENTIAL_SUBJECT, handle: (d) => channelCredential(db, d) }, log),
+  ];
+}
