@@ -188,6 +188,20 @@ describe('one request through all four services', () => {
     expect(models.data.map((m) => m.id).sort()).toEqual(['dead-model', 'gpt-4o-mini', 'slow-model']);
   });
 
+  it('keeps serving from the last plan while the router is down, even after an ingress restart', async () => {
+    await stack.services.router.kill();
+    try {
+      const first = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'router is down' }] });
+      expect(first.choices[0]!.message.content).toBe('hello '.repeat(8));
+      await stack.services.ingress.stop();
+      await stack.services.ingress.start();
+      const again = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still down' }] });
+      expect(again.choices[0]!.message.content).toBe('hello '.repeat(8));
+    } finally {
+      await stack.services.router.start();
+    }
+  });
+
   it('loses nothing when billing and stats are killed and restarted', async () => {
     await stack.services.billing.kill();
     await stack.services.stats.kill();
@@ -272,5 +286,18 @@ describe('bad input gets an OpenAI-style error with a request id', () => {
     expect(r.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.error.code).toBe('timeout_headers');
+  });
+});
+
+describe('secrets', () => {
+  it('never appear in service logs or exported spans', () => {
+    const logs = Object.values(stack.services)
+      .map((s) => s.logs())
+      .join('\n');
+    const spans = JSON.stringify(otlp.spans);
+    for (const secret of [stack.apiKey, 'upstream-secret']) {
+      expect(logs).not.toContain(secret);
+      expect(spans).not.toContain(secret);
+    }
   });
 });

@@ -22,7 +22,7 @@ export interface UsageConsumerOptions {
   durable: string;
   /** Most events handed to the handler at once. */
   batchSize: number;
-  /** Longest wait to fill a batch. */
+  /** Longest wait to fill a batch (at least 1000 ms: the JetStream client's floor). */
   maxWaitMs: number;
   /** Writes the batch; must commit before resolving. A throw naks the batch for redelivery. */
   handle: (batch: ReceivedUsage[]) => Promise<void>;
@@ -64,7 +64,8 @@ export class UsageConsumer {
       try {
         const consumer = await js.consumers.get(USAGE_STREAM, this.opts.durable);
         while (this.running) {
-          const msgs = await consumer.fetch({ max_messages: this.opts.batchSize, expires: this.opts.maxWaitMs });
+          // The JetStream client refuses fetch waits under one second.
+          const msgs = await consumer.fetch({ max_messages: this.opts.batchSize, expires: Math.max(1000, this.opts.maxWaitMs) });
           const batch: JsMsg[] = [];
           for await (const m of msgs) batch.push(m);
           if (batch.length > 0) await this.process(batch);

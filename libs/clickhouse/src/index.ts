@@ -1,0 +1,17 @@
+export {
+  quoteString,
+  quoteIdentifier,
+  literal,
+  literalList,
+  identifier,
+  sql,
+  joinSql,
+  formatDate,
+  formatDateTime,
+  SqlFragment,
+} from './escape';
+export type { SqlValue } from './escape';
+export { createClickHouse, createClickHouseClient, ensureDatabase, dropDatabase } from './client';
+export type { ClickHouseClient, ClickHouseOptions } from './client';
+export { runMigrations, appliedVersions, MIGRATIONS_TABLE } from './migrations';
+export type { Migration, RunMigrationsOptions } from './migrations';

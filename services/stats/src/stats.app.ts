@@ -1,0 +1,114 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { AddressInfo } from 'node:net';
+import { connectNats, ensureUsageTopology, type NatsConnection } from '@switchyard/bus';
+import { createClickHouse, runMigrations, type ClickHouseClient } from '@switchyard/clickhouse';
+import { redactUrl, type Env } from '@switchyard/config';
+import { createLogger, type Logger } from '@switchyard/telemetry';
+import { ApiErrorFilter } from './http-errors';
+import { NestPinoLogger } from './nest-logger';
+import { loadStatsConfig, type StatsConfig } from './stats.config';
+import { STATS_MIGRATIONS } from './stats.migrations';
+import { StatsModule } from './stats.module';
+import { UsageStoreConsumer } from './usage.consumer';
+
+export interface StartStatsOptions {
+  /** Environment to read the configuration from (default process.env). */
+  env?: Env;
+  /** Overrides of single settings, applied on top of the environment. */
+  config?: Partial<StatsConfig>;
+  /**
+   * A ClickHouse client to use instead of one made from the configuration —
+   * e.g. one pointing at a closed port. It is not closed by `close()`.
+   */
+  clickhouse?: ClickHouseClient;
+  /** A NATS connection to use instead of a new one. It is not closed by `close()`. */
+  nc?: NatsConnection;
+  /** Apply the ClickHouse migrations at start (default true). */
+  migrate?: boolean;
+  logger?: Logger;
+}
+
+export interface StatsHandle {
+  app: NestFastifyApplication;
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:41234. */
+  url: string;
+  port: number;
+  config: StatsConfig;
+  clickhouse: ClickHouseClient;
+  nc: NatsConnection;
+  consumer: UsageStoreConsumer;
+  /** Graceful stop: consumer (after its batch) → HTTP → NATS drain → ClickHouse. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the stats service in this process: ClickHouse database and
+ * migrations, the usage stream topology, the HTTP API and the usage consumer.
+ * Telemetry is the caller's: `main.ts` starts it first; tests start their own.
+ */
+export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHandle> {
+  const config = { ...loadStatsConfig(opts.env ?? process.env), ...opts.config };
+  const logger = opts.logger ?? createLogger('stats');
+
+  const clickhouse =
+    opts.clickhouse ??
+    (await createClickHouse({
+      url: config.clickhouseUrl,
+      database: config.clickhouseDatabase,
+      requestTimeoutMs: config.clickhouseTimeoutMs,
+    }));
+  let nc: NatsConnection | undefined = opts.nc;
+  try {
+    if (opts.migrate ?? true) {
+      const applied = await runMigrations(clickhouse, STATS_MIGRATIONS);
+      logger.info({ applied, database: config.clickhouseDatabase, url: redactUrl(config.clickhouseUrl) }, 'ClickHouse schema ready');
+    }
+    nc ??= await connectNats(config.natsUrl, 'stats');
+    await ensureUsageTopology(await jetstreamManager(nc));
+
+    const consumer = new UsageStoreConsumer({
+      nc,
+      clickhouse,
+      logger,
+      batchSize: config.batchSize,
+      batchWaitMs: config.batchWaitMs,
+    });
+    const app = await NestFactory.create<NestFastifyApplication>(
+      StatsModule.forRoot({
+        clickhouse,
+        nc,
+        consumer,
+        logger,
+        ownsClickHouse: !opts.clickhouse,
+        ownsNats: !opts.nc,
+      }),
+      new FastifyAdapter(),
+      { logger: new NestPinoLogger(logger) },
+    );
+    app.useGlobalFilters(new ApiErrorFilter(logger));
+    await app.listen(config.port, config.host);
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    logger.info({ port, batch_size: config.batchSize, batch_wait_ms: config.batchWaitMs }, 'stats listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      url: `http://${host}:${port}`,
+      port,
+      config,
+      clickhouse,
+      nc,
+      consumer,
+      close: () => (closing ??= app.close()),
+    };
+  } catch (e) {
+    // Start failed half-way: release what this call opened.
+    if (!opts.nc && nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    if (!opts.clickhouse) await clickhouse.close().catch(() => undefined);
+    throw e;
+  }
+}

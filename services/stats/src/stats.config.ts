@@ -1,0 +1,34 @@
+import { type Env, envInt, envString, loadConnectionConfig } from '@switchyard/config';
+
+export interface StatsConfig {
+  natsUrl: string;
+  clickhouseUrl: string;
+  clickhouseDatabase: string;
+  /** HTTP port of the query API (STATS_PORT, default 8083; 0 picks a free port). */
+  port: number;
+  /** HTTP bind address (STATS_HOST, default 0.0.0.0). */
+  host: string;
+  /** Most events written per insert (STATS_BATCH_SIZE, default 1000). */
+  batchSize: number;
+  /** Longest wait to fill a batch (STATS_BATCH_WAIT_MS, default 1000; nats.js pull expiry needs >= 1000). */
+  batchWaitMs: number;
+  /** Per-request ClickHouse timeout (STATS_CLICKHOUSE_TIMEOUT_MS, default 30000). */
+  clickhouseTimeoutMs: number;
+}
+
+/** nats.js refuses a pull whose `expires` is under one second. */
+export const MIN_BATCH_WAIT_MS = 1000;
+
+export function loadStatsConfig(env: Env = process.env): StatsConfig {
+  const c = loadConnectionConfig(env);
+  return {
+    natsUrl: c.natsUrl,
+    clickhouseUrl: c.clickhouseUrl,
+    clickhouseDatabase: c.clickhouseDatabase,
+    port: envInt(env, 'STATS_PORT', 8083),
+    host: envString(env, 'STATS_HOST', '0.0.0.0'),
+    batchSize: envInt(env, 'STATS_BATCH_SIZE', 1000, 1),
+    batchWaitMs: envInt(env, 'STATS_BATCH_WAIT_MS', 1000, MIN_BATCH_WAIT_MS),
+    clickhouseTimeoutMs: envInt(env, 'STATS_CLICKHOUSE_TIMEOUT_MS', 30_000, 100),
+  };
+}
