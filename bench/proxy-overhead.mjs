@@ -83,8 +83,8 @@ async function ttfb(url, apiKey, n) {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body,
     });
-    for await (const _ of res.body) {
-      if (times.length === i) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    for await (const chunk of res.body) {
+      if (times.length === i && chunk.length > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
   }
   times.sort((a, b) => a - b);
