@@ -32,6 +32,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "[switchyard] stopped" >&2
+  exit 0
 }
 trap cleanup INT TERM EXIT
 
@@ -53,7 +54,7 @@ else
   UPSTREAM_URL=http://127.0.0.1:$FAKE_PROVIDER_PORT/v1
   UPSTREAM_KEY=fake-provider-key
   CHANNEL=demo-fake
-  wait_http "$UPSTREAM_URL/models" 20 "fake provider"
+  wait_http "http://127.0.0.1:$FAKE_PROVIDER_PORT/_fake/stats" 20 "fake provider"
 fi
 
 # Demo key: kept across restarts in .switchyard/local.env.
@@ -63,7 +64,7 @@ DEMO_KEY=""
 
 admin() { node services/billing/dist/admin.cli.js "$@"; }
 admin create-account --id demo --name "Demo account" --balance-usd 100.00 >/dev/null
-admin create-channel --id "$CHANNEL" --provider openai --base-url "$UPSTREAM_URL" --api-key "$UPSTREAM_KEY" --priority 1 --model gpt-4o-mini >/dev/null
+admin create-channel --id "$CHANNEL" --provider openai --base-url "$UPSTREAM_URL" --api-key "$UPSTREAM_KEY" --priority 1 --model gpt-4o-mini >/dev/null 2>&1
 admin set-price --channel "$CHANNEL" --model gpt-4o-mini --input-usd-per-mtok 0.15 --output-usd-per-mtok 0.60 --cached-input-usd-per-mtok 0.075 >/dev/null
 admin create-key --account demo --name demo --key "$DEMO_KEY" >/dev/null
 

@@ -4,7 +4,7 @@ import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span, type Tracer }
 import { USAGE_SCHEMA_V1, type PlanCandidate, type TokenUsage, type UsageEventV1 } from '@switchyard/contracts';
 import { costNano } from '@switchyard/pricing';
 import type { UsagePublisher } from '@switchyard/bus';
-import type { Logger } from '@switchyard/telemetry';
+import { activeTraceId, type Logger } from '@switchyard/telemetry';
 import type { KeyCache, ResolvedKey } from '../auth/key-cache';
 import { GatewayError } from '../errors/gateway-error';
 import { asGatewayError, toOpenAIError } from '../errors/openai-error';
@@ -321,7 +321,7 @@ export class ChatCompletionsHandler {
       schema: USAGE_SCHEMA_V1,
       request_id: ex.requestId,
       occurred_at: ex.occurredAt.toISOString(),
-      trace_id: ex.span.spanContext().traceId,
+      trace_id: activeTraceId(trace.setSpan(ROOT_CONTEXT, ex.span)),
       key_id: ex.key.key_id,
       account_id: ex.key.account_id,
       model_requested: ex.view.model,
