@@ -1,5 +1,5 @@
-import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamAsyncPublisher } from './jetstream-async-publisher';
 import { USAGE_SUBJECT_V1, type UsageEventV1, parseUsageEventV1 } from '@switchyard/contracts';
 import { injectTraceHeaders } from '@switchyard/telemetry';
 import type { Context } from '@opentelemetry/api';
@@ -27,7 +27,7 @@ interface Pending {
  * single loop drains in order, retrying while NATS is down.
  */
 export class UsagePublisher {
-  private readonly js: JetStreamClient;
+  private readonly js: JetStreamAsyncPublisher;
   private readonly spool: Pending[] = [];
   private draining = false;
   private closed = false;
@@ -43,7 +43,7 @@ export class UsagePublisher {
     nc: NatsConnection,
     private readonly opts: UsagePublisherOptions = {},
   ) {
-    this.js = jetstream(nc);
+    this.js = new JetStreamAsyncPublisher(nc);
     this.maxSpooled = opts.maxSpooled ?? 100_000;
     this.retryMs = opts.retryMs ?? 500;
     this.maxInFlight = opts.maxInFlight ?? 256;
@@ -77,9 +77,7 @@ export class UsagePublisher {
   }
 
   private send(p: Pending): Promise<unknown> {
-    const h = headers();
-    for (const k in p.traceHeaders) h.set(k, p.traceHeaders[k]!);
-    return this.js.publish(USAGE_SUBJECT_V1, p.data, { msgID: p.id, headers: h, timeout: 5_000 });
+    return this.js.publish(USAGE_SUBJECT_V1, p.data, p.id, p.traceHeaders);
   }
 
   /** Resolves when everything queued so far has been acknowledged by JetStream. */
@@ -97,6 +95,7 @@ export class UsagePublisher {
   async close(timeoutMs = 10_000): Promise<void> {
     await this.flush(timeoutMs);
     this.closed = true;
+    this.js.close();
   }
 
   private async drain(): Promise<void> {

@@ -35,7 +35,9 @@ export class ServiceProcess {
     const main = resolve(REPO_ROOT, `services/${this.name}/dist/main.js`);
     // Benchmarks pin the measured service to one core (SWITCHYARD_PIN_CPU_<NAME>=1).
     const pin = this.env[`SWITCHYARD_PIN_CPU`];
-    const [cmd, args] = pin ? ['taskset', ['-c', pin, process.execPath, main]] : [process.execPath, [main]];
+    // Profiling runs pass node flags (e.g. --cpu-prof) in SWITCHYARD_NODE_ARGS.
+    const nodeArgs = [...(this.env.SWITCHYARD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), main];
+    const [cmd, args] = pin ? ['taskset', ['-c', pin, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
     const proc = spawn(cmd, args, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...this.env },
