@@ -301,3 +301,20 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('revocation', () => {
+  it('a revoked key stops working at the ingress within a second', async () => {
+    const created = JSON.parse(await stack.admin(['create-key', '--account', stack.accountId, '--name', 'short-lived', '--json'])) as { id: string; key: string };
+    const c = new OpenAI({ baseURL: `${stack.ingressUrl}/v1`, apiKey: created.key, maxRetries: 0 });
+    await c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cache me' }] });
+    await stack.admin(['revoke-key', '--id', created.id]);
+    const revokedAt = Date.now();
+    let status = 200;
+    while (Date.now() - revokedAt < 1000 && status !== 401) {
+      const r = await fetch(`${stack.ingressUrl}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } });
+      status = r.status;
+      await r.arrayBuffer();
+    }
+    expect(status).toBe(401);
+  });
+});
