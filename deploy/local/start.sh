@@ -21,6 +21,14 @@ FAKE_PROVIDER_PORT=${FAKE_PROVIDER_PORT:-9001}
 STATE=$ROOT/.switchyard
 mkdir -p "$STATE/logs"
 
+# Channel credentials are encrypted at rest: a development key is made once
+# and kept in .switchyard/credential.key (set SWITCHYARD_CREDENTIAL_KEY to use your own).
+if [ -z "${SWITCHYARD_CREDENTIAL_KEY:-}" ]; then
+  [ -s "$STATE/credential.key" ] || (umask 077; head -c 32 /dev/urandom | base64 > "$STATE/credential.key")
+  SWITCHYARD_CREDENTIAL_KEY=$(cat "$STATE/credential.key")
+fi
+export SWITCHYARD_CREDENTIAL_KEY
+
 ensure_npm_deps "$ROOT"
 bash deploy/local/ensure-infra.sh
 build_all "$ROOT"

@@ -12,6 +12,23 @@ export const keySnapshotSchema = z.object({
   models: z.array(z.string()),
   revoked: z.boolean(),
   expires_at: z.string().nullable(),
+  /**
+   * Optional (added for limits and groups; absent from older billing replies).
+   * Ingress enforces: model access = `models` ∩ `group_models`, expiry, rpm/tpm
+   * and budgets; money fields are integer nano-USD, null = no limit.
+   */
+  group_id: z.string().nullable().optional(),
+  /** The group's price multiplier in parts per million (1_000_000 = ×1). */
+  price_multiplier_ppm: z.number().int().nonnegative().optional(),
+  /** Model globs the key's group allows (["*"] without a group). */
+  group_models: z.array(z.string()).optional(),
+  rpm: z.number().int().positive().nullable().optional(),
+  tpm: z.number().int().positive().nullable().optional(),
+  budget_nano_per_day: z.number().int().nonnegative().nullable().optional(),
+  budget_nano_per_month: z.number().int().nonnegative().nullable().optional(),
+  /** The key's default route mode and preset when the request names none. */
+  route_mode: z.string().nullable().optional(),
+  route_preset: z.string().nullable().optional(),
 });
 export type KeySnapshot = z.infer<typeof keySnapshotSchema>;
 

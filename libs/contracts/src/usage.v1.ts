@@ -14,6 +14,8 @@ export const errorClassSchema = z.enum([
   'timeout',
   'connect',
   'client_abort',
+  /** A race or hedge loser, aborted because another channel answered first. */
+  'cancelled',
   'mid_stream',
   'unknown',
 ]);

@@ -52,6 +52,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     CLICKHOUSE_DATABASE: urls.clickhouseDatabase,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ROUTER_REFRESH_MS: '1000',
+    // A fixed test key for channel credentials at rest (32 bytes, base64).
+    SWITCHYARD_CREDENTIAL_KEY: process.env.SWITCHYARD_CREDENTIAL_KEY ?? Buffer.alloc(32, 7).toString('base64'),
   };
   const admin = async (args: string[]): Promise<string> => {
     try {

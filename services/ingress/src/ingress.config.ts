@@ -1,4 +1,5 @@
-import { envInt, loadConnectionConfig, type Env } from '@switchyard/config';
+import { envBool, envInt, loadConnectionConfig, type Env } from '@switchyard/config';
+import type { RaceConfig } from './chat/route-mode';
 
 export interface UpstreamTimeouts {
   /** TCP/TLS connect. */
@@ -26,6 +27,7 @@ export interface IngressConfig {
   /** Budget for a key or credential lookup over NATS on a cache miss. */
   lookupTimeoutMs: number;
   usageSpoolMax: number;
+  race: RaceConfig;
 }
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
@@ -46,5 +48,11 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
     keyCacheNegativeTtlMs: envInt(env, 'INGRESS_KEY_CACHE_NEGATIVE_TTL_MS', 5_000, 0),
     lookupTimeoutMs: envInt(env, 'INGRESS_LOOKUP_TIMEOUT_MS', 2_000, 1),
     usageSpoolMax: envInt(env, 'INGRESS_USAGE_SPOOL_MAX', 100_000, 1),
+    race: {
+      enabled: envBool(env, 'INGRESS_RACE_ENABLED', true),
+      maxParallel: envInt(env, 'INGRESS_RACE_MAX_PARALLEL', 3, 1),
+      timeoutMs: envInt(env, 'INGRESS_RACE_TIMEOUT_MS', 30_000, 1),
+      globalCap: envInt(env, 'INGRESS_PARALLEL_ATTEMPTS_CAP', 1_000, 1),
+    },
   };
 }

@@ -78,7 +78,17 @@ export const LOGGER = Symbol('LOGGER');
         cfg: IngressConfig,
         log: Logger,
       ) =>
-        new ChatCompletionsHandler({ keys, plans, credentials, pools, usage, tracer: trace.getTracer('switchyard-ingress'), timeouts: cfg.timeouts, log }),
+        new ChatCompletionsHandler({
+          keys,
+          plans,
+          credentials,
+          pools,
+          usage,
+          tracer: trace.getTracer('switchyard-ingress'),
+          timeouts: cfg.timeouts,
+          race: cfg.race,
+          log,
+        }),
     },
   ],
 })

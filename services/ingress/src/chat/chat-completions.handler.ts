@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Dispatcher } from 'undici';
 import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { USAGE_SCHEMA_V1, type PlanCandidate, type TokenUsage, type UsageEventV1 } from '@switchyard/contracts';
 import { costNano } from '@switchyard/pricing';
 import type { UsagePublisher } from '@switchyard/bus';
 import { activeTraceId, type Logger } from '@switchyard/telemetry';
 import type { KeyCache, ResolvedKey } from '../auth/key-cache';
+import { authenticate } from '../auth/authenticate';
 import { GatewayError } from '../errors/gateway-error';
 import { asGatewayError, toOpenAIError } from '../errors/openai-error';
 import type { UpstreamTimeouts } from '../ingress.config';
@@ -17,8 +17,8 @@ import { SseParser, type SseEvent } from '../sse/sse.parser';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
-import { authenticate } from '../auth/authenticate';
 import { readChatRequest, type ChatRequestView } from './chat-request.validation';
+import { readRouteChoice, type RaceConfig, type RouteChoice } from './route-mode';
 import { UpstreamAttempt } from './upstream-attempt';
 
 export interface ChatDeps {
@@ -29,12 +29,13 @@ export interface ChatDeps {
   usage: UsagePublisher;
   tracer: Tracer;
   timeouts: UpstreamTimeouts;
+  race: RaceConfig;
   log: Logger;
 }
 
-const ROUTE_MODE = 'priority';
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
+const CANCELLED = () => new GatewayError('upstream_error', { message: 'another channel answered first', errorClass: 'cancelled' });
 
 /** What one client request went through; becomes the usage event. */
 interface Exchange {
@@ -43,6 +44,7 @@ interface Exchange {
   startedAt: number;
   key: ResolvedKey;
   view: ChatRequestView;
+  route: RouteChoice;
   span: Span;
   attempts: UpstreamAttempt[];
   winner: UpstreamAttempt | null;
@@ -55,18 +57,50 @@ interface Exchange {
 }
 
 /**
+ * An attempt that has its first answer in hand and can be committed to the
+ * client: the whole body for JSON, the first content for a stream. Until then
+ * nothing has been written, so a failure can still go to another channel.
+ */
+type Opened = OpenedJson | OpenedStream;
+interface OpenedJson {
+  kind: 'json';
+  attempt: UpstreamAttempt;
+  span: Span;
+  buf: Buffer;
+  model: string;
+  usage: TokenUsage | null;
+}
+interface OpenedStream {
+  kind: 'stream';
+  attempt: UpstreamAttempt;
+  span: Span;
+  body: AsyncIterator<Buffer>;
+  parser: SseParser;
+  observer: OpenAIStreamObserver;
+  /** Wire text held back until the commit. */
+  held: string;
+  sawDone: boolean;
+  ended: boolean;
+}
+
+/**
  * POST /v1/chat/completions: authenticate from the key cache, pick channels
- * from the current plan, call them in priority order until one answers, relay
- * the answer (streams chunk by chunk as they arrive), and publish one usage
+ * from the current plan, open them one at a time (fallback) or several at
+ * once (race), commit the first that answers and abort the rest, relay the
+ * answer (streams chunk by chunk as they arrive), and publish one usage
  * event. Nothing here waits on a database or the bus.
  */
 export class ChatCompletionsHandler {
+  /** Upstream attempts running as part of races, across all requests. */
+  private parallelInFlight = 0;
+
   constructor(private readonly deps: ChatDeps) {}
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const startedAt = performance.now();
     const key = await authenticate(this.deps.keys, req);
     const view = readChatRequest(req.body);
+    const route = readRouteChoice(req.headers['x-switchyard-route'], view.body, this.deps.race);
     if (!key.allowsModel(view.model)) {
       throw new GatewayError('permission_denied', {
         message: `This API key may not use the model '${view.model}'.`,
@@ -86,7 +120,13 @@ export class ChatCompletionsHandler {
 
     const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
-      attributes: { 'switchyard.request_id': req.id, 'switchyard.model': view.model, 'switchyard.stream': view.stream, 'switchyard.key_id': key.key_id },
+      attributes: {
+        'switchyard.request_id': req.id,
+        'switchyard.model': view.model,
+        'switchyard.stream': view.stream,
+        'switchyard.key_id': key.key_id,
+        'switchyard.route_mode': route.mode,
+      },
     });
     const ex: Exchange = {
       requestId: req.id,
@@ -94,6 +134,7 @@ export class ChatCompletionsHandler {
       startedAt,
       key,
       view,
+      route,
       span,
       attempts: [],
       winner: null,
@@ -104,208 +145,300 @@ export class ChatCompletionsHandler {
       error: null,
       clientGone: false,
     };
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      ex.clientGone = true;
+      for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
+    });
     try {
-      await this.route(ex, candidates, req, reply);
+      const opened = route.mode === 'race' ? await this.race(ex, candidates) : await this.fallback(ex, candidates);
+      ex.winner = opened.attempt;
+      if (opened.kind === 'json') this.commitJson(ex, opened, reply);
+      else await this.commitStream(ex, opened, reply);
     } catch (e) {
       const err = asGatewayError(e);
       ex.error = err;
       ex.httpStatus = err.status;
-      if (!reply.sent && !reply.raw.headersSent) this.sendError(reply, err);
+      if (!reply.sent && !reply.raw.headersSent) reply.status(err.status).send(toOpenAIError(err));
     } finally {
       this.finish(ex);
     }
   }
 
-  private async route(ex: Exchange, candidates: readonly PlanCandidate[], req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** Channels in plan order, one at a time, until one answers or an error no other channel can fix. */
+  private async fallback(ex: Exchange, candidates: readonly PlanCandidate[]): Promise<Opened> {
     let lastError: GatewayError | undefined;
-    const onClose = () => {
-      if (!reply.raw.writableFinished) {
-        ex.clientGone = true;
-        for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
-      }
-    };
-    reply.raw.once('close', onClose);
     for (const candidate of candidates) {
       if (ex.clientGone) break;
-      const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
-      ex.attempts.push(attempt);
-      const attemptSpan = this.deps.tracer.startSpan(
-        'upstream attempt',
-        { kind: SpanKind.CLIENT, attributes: { 'switchyard.channel_id': candidate.channel_id, 'switchyard.provider': candidate.provider, 'gen_ai.request.model': candidate.upstream_model } },
-        trace.setSpan(ROOT_CONTEXT, ex.span),
-      );
       try {
-        const apiKey = await this.deps.credentials.get(candidate.channel_id);
-        const upstreamReq = buildChatCompletionsRequest(candidate, ex.view.body, apiKey);
-        const res = await attempt.send(this.deps.pools, upstreamReq);
-        if (ex.view.stream) await this.relayStream(ex, attempt, res, reply);
-        else await this.relayJson(ex, attempt, res, reply);
-        ex.winner = attempt;
-        endAttemptSpan(attemptSpan, attempt, null);
-        return;
+        return await this.open(ex, candidate);
       } catch (e) {
         const err = asGatewayError(e);
-        if (attempt.endedAt === null) attempt.fail(err);
-        endAttemptSpan(attemptSpan, attempt, err);
         lastError = err;
-        // Once the client has bytes, or the error is the client's own, no other channel can help.
-        if (reply.raw.headersSent || !err.retryable) throw err;
+        if (!err.retryable) throw err;
         this.deps.log.warn({ request_id: ex.requestId, channel_id: candidate.channel_id, error_class: err.errorClass }, 'upstream attempt failed; trying the next channel');
       }
     }
     throw lastError ?? new GatewayError('no_channel', { message: 'No channel could serve the request.' });
   }
 
-  private async relayJson(ex: Exchange, attempt: UpstreamAttempt, res: Dispatcher.ResponseData, reply: FastifyReply): Promise<void> {
-    let buf: Buffer;
+  /**
+   * The first channels of the plan at once; the first to answer (for streams:
+   * its first content) wins and the others are aborted at once. Only the
+   * winner is committed and billed. All failed → 503 naming each attempt's
+   * error class; none in time → 504.
+   */
+  private race(ex: Exchange, candidates: readonly PlanCandidate[]): Promise<Opened> {
+    const room = Math.max(1, this.deps.race.globalCap - this.parallelInFlight);
+    const field = candidates.slice(0, Math.min(ex.route.raceWidth, candidates.length, room));
+    this.parallelInFlight += field.length;
+    const started = ex.attempts.length;
+    return new Promise<Opened>((resolve, reject) => {
+      let settled = false;
+      let failures = 0;
+      const errors: GatewayError[] = [];
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        for (const a of ex.attempts.slice(started)) {
+          const err = new GatewayError('upstream_timeout', { message: 'race timed out', errorClass: 'timeout', timeoutPhase: 'total' });
+          a.abort(err);
+          if (a.endedAt === null) a.fail(err);
+        }
+        reject(
+          new GatewayError('upstream_timeout', {
+            message: `No channel answered within the race timeout (${this.deps.race.timeoutMs} ms).`,
+            code: 'timeout_race',
+            errorClass: 'timeout',
+            timeoutPhase: 'total',
+          }),
+        );
+      }, this.deps.race.timeoutMs);
+      for (const candidate of field) {
+        this.open(ex, candidate).then(
+          (opened) => {
+            this.parallelInFlight--;
+            if (settled) {
+              discard(opened);
+              return;
+            }
+            settled = true;
+            clearTimeout(timer);
+            for (const a of ex.attempts.slice(started)) {
+              if (a === opened.attempt) continue;
+              // Marked now, not when the abort lands, so the usage event built next says so.
+              a.abort(CANCELLED());
+              if (a.endedAt === null) a.fail(CANCELLED());
+            }
+            resolve(opened);
+          },
+          (e: unknown) => {
+            this.parallelInFlight--;
+            errors.push(asGatewayError(e));
+            if (settled || ++failures < field.length) return;
+            settled = true;
+            clearTimeout(timer);
+            const summary = errors.map((err) => `${err.channelId ?? '?'}: ${err.errorClass ?? err.kind}${err.upstreamStatus ? ` (${err.upstreamStatus})` : ''}`).join('; ');
+            const permanent = errors.find((err) => !err.retryable && err.errorClass === 'permanent');
+            reject(
+              permanent ??
+                new GatewayError('no_channel', {
+                  message: `Every raced channel failed: ${summary}.`,
+                  code: 'all_channels_failed',
+                  errorClass: errors[0]?.errorClass ?? 'unknown',
+                }),
+            );
+          },
+        );
+      }
+    });
+  }
+
+  /** Sends the request to one channel and reads until there is something to commit. */
+  private async open(ex: Exchange, candidate: PlanCandidate): Promise<Opened> {
+    const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
+    ex.attempts.push(attempt);
+    const span = this.deps.tracer.startSpan(
+      'upstream attempt',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'switchyard.channel_id': candidate.channel_id, 'switchyard.provider': candidate.provider, 'gen_ai.request.model': candidate.upstream_model },
+      },
+      trace.setSpan(ROOT_CONTEXT, ex.span),
+    );
     try {
-      buf = Buffer.from(await res.body.arrayBuffer());
-    } catch (e) {
-      throw attempt.fail(attempt.classifyThrown(e, false));
-    }
-    let parsed: { model?: unknown; usage?: unknown };
-    try {
-      parsed = JSON.parse(buf.toString('utf8')) as typeof parsed;
-    } catch (e) {
-      throw attempt.fail(
-        new GatewayError('upstream_error', {
-          message: 'The upstream provider returned a malformed response.',
+      const apiKey = await this.deps.credentials.get(candidate.channel_id);
+      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
+      if (!ex.view.stream) {
+        let buf: Buffer;
+        try {
+          buf = Buffer.from(await res.body.arrayBuffer());
+        } catch (e) {
+          throw attempt.classifyThrown(e, false);
+        }
+        let parsed: { model?: unknown; usage?: unknown };
+        try {
+          parsed = JSON.parse(buf.toString('utf8')) as typeof parsed;
+        } catch (e) {
+          throw malformed(attempt, e);
+        }
+        attempt.markFirstToken();
+        return {
+          kind: 'json',
+          attempt,
+          span,
+          buf,
+          model: typeof parsed.model === 'string' ? parsed.model : candidate.upstream_model,
+          usage: readOpenAIUsage(parsed.usage),
+        };
+      }
+      const opened: OpenedStream = {
+        kind: 'stream',
+        attempt,
+        span,
+        body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
+        parser: new SseParser(),
+        observer: new OpenAIStreamObserver(ex.view.clientWantsUsage),
+        held: '',
+        sawDone: false,
+        ended: false,
+      };
+      attempt.armFirstToken();
+      const events: SseEvent[] = [];
+      try {
+        // Hold events back until the first content (or the end): a channel that
+        // fails before it says anything can still be replaced.
+        while (!opened.observer.sawContent && !opened.observer.finished && !opened.sawDone && !opened.ended) {
+          const next = await opened.body.next();
+          if (next.done) {
+            opened.parser.end(events);
+            opened.ended = true;
+          } else opened.parser.push(next.value, events);
+          opened.held += this.encode(events, opened);
+          events.length = 0;
+        }
+      } catch (e) {
+        throw attempt.classifyThrown(e, false);
+      }
+      if (opened.observer.upstreamError !== undefined && !opened.observer.sawContent) {
+        throw new GatewayError('upstream_error', {
+          message: 'The upstream provider sent an error before any content.',
           errorClass: 'transient',
           retryable: true,
-          provider: attempt.candidate.provider,
-          channelId: attempt.candidate.channel_id,
-          cause: e,
-        }),
-      );
+          provider: candidate.provider,
+          channelId: candidate.channel_id,
+        });
+      }
+      if (!opened.observer.sawContent && !opened.observer.finished && !opened.sawDone) {
+        throw new GatewayError('upstream_error', {
+          message: 'The upstream provider closed the stream without sending anything.',
+          errorClass: 'transient',
+          retryable: true,
+          provider: candidate.provider,
+          channelId: candidate.channel_id,
+        });
+      }
+      attempt.markFirstToken();
+      return opened;
+    } catch (e) {
+      const err = asGatewayError(e);
+      if (attempt.endedAt === null) attempt.fail(err);
+      endAttemptSpan(span, attempt, err);
+      throw err;
     }
-    attempt.ttftMs = performance.now() - attempt.startedAt;
-    attempt.finish();
-    ex.modelServed = typeof parsed.model === 'string' ? parsed.model : attempt.candidate.upstream_model;
-    ex.usage = readOpenAIUsage(parsed.usage);
+  }
+
+  private commitJson(ex: Exchange, o: OpenedJson, reply: FastifyReply): void {
+    o.attempt.finish();
+    endAttemptSpan(o.span, o.attempt, null);
+    ex.modelServed = o.model;
+    ex.usage = o.usage;
     if (!ex.usage) {
       ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
       ex.usageEstimated = true;
     }
     // The upstream's bytes go out unchanged: parsed once for the books, never re-serialised.
-    reply.status(200).header('content-type', 'application/json').send(buf);
+    reply.status(200).header('content-type', 'application/json').send(o.buf);
   }
 
-  private async relayStream(ex: Exchange, attempt: UpstreamAttempt, res: Dispatcher.ResponseData, reply: FastifyReply): Promise<void> {
-    const parser = new SseParser();
-    const observer = new OpenAIStreamObserver(ex.view.clientWantsUsage);
-    const events: SseEvent[] = [];
+  private async commitStream(ex: Exchange, o: OpenedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
-    let committed = false;
-    let done = false;
-    attempt.armFirstToken();
+    reply.hijack();
+    raw.writeHead(200, { ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    if (o.held.length > 0) raw.write(o.held);
+    const events: SseEvent[] = [];
+    let midStreamError: GatewayError | null = null;
     try {
-      for await (const chunk of res.body) {
-        parser.push(chunk as Buffer, events);
-        if (events.length === 0) continue;
-        if (!committed) {
-          // First upstream event in hand: only now is the client's status committed.
-          attempt.markFirstToken();
-          reply.hijack();
-          raw.writeHead(200, { ...SSE_HEADERS, 'x-request-id': ex.requestId });
-          committed = true;
+      while (!o.ended) {
+        const next = await o.body.next();
+        if (next.done) {
+          o.parser.end(events);
+          o.ended = true;
+        } else o.parser.push(next.value, events);
+        if (events.length > 0) {
+          const out = this.encode(events, o);
+          events.length = 0;
+          if (out.length > 0) raw.write(out);
         }
-        done = this.writeEvents(raw, events, observer) || done;
-        events.length = 0;
-      }
-      parser.end(events);
-      if (events.length > 0) {
-        if (!committed) {
-          attempt.markFirstToken();
-          reply.hijack();
-          raw.writeHead(200, { ...SSE_HEADERS, 'x-request-id': ex.requestId });
-          committed = true;
-        }
-        done = this.writeEvents(raw, events, observer) || done;
       }
     } catch (e) {
-      const err = attempt.classifyThrown(e, committed);
-      this.settleStreamUsage(ex, attempt, observer, true);
-      if (!committed) throw attempt.fail(err);
-      attempt.fail(err);
-      ex.error = err;
-      ex.httpStatus = 200;
-      if (!ex.clientGone) this.endStreamWithError(raw, err);
-      return;
+      midStreamError = o.attempt.classifyThrown(e, true);
     }
-    if (!committed) {
-      throw attempt.fail(
-        new GatewayError('upstream_error', {
-          message: 'The upstream provider closed the stream without sending anything.',
-          errorClass: 'transient',
-          retryable: true,
-          provider: attempt.candidate.provider,
-          channelId: attempt.candidate.channel_id,
-        }),
-      );
-    }
-    attempt.finish();
-    const complete = done || observer.finished;
-    this.settleStreamUsage(ex, attempt, observer, !complete);
-    if (!complete) {
-      const err = new GatewayError('upstream_error', {
+    const complete = !midStreamError && (o.sawDone || o.observer.finished);
+    if (!complete && !midStreamError) {
+      midStreamError = new GatewayError('upstream_error', {
         message: 'The upstream stream ended before the answer was complete.',
         code: 'stream_interrupted',
         errorClass: 'mid_stream',
-        provider: attempt.candidate.provider,
-        channelId: attempt.candidate.channel_id,
+        provider: o.attempt.candidate.provider,
+        channelId: o.attempt.candidate.channel_id,
       });
-      attempt.errorClass = 'mid_stream';
-      ex.error = err;
-      this.endStreamWithError(raw, err);
+    }
+    this.settleStreamUsage(ex, o);
+    if (midStreamError) {
+      o.attempt.fail(midStreamError);
+      endAttemptSpan(o.span, o.attempt, midStreamError);
+      ex.error = ex.clientGone ? null : midStreamError;
+      // A failure after bytes went out: the stream ends with an error event, never silently.
+      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) {
+        raw.write(`data: ${JSON.stringify(toOpenAIError(midStreamError))}\n\n`);
+        raw.end();
+      }
       return;
     }
-    if (!done) raw.write('data: [DONE]\n\n');
+    o.attempt.finish();
+    endAttemptSpan(o.span, o.attempt, null);
+    if (!o.sawDone) raw.write('data: [DONE]\n\n');
     raw.end();
   }
 
-  /** Writes a batch of events in one socket write; returns true when [DONE] was among them. */
-  private writeEvents(raw: FastifyReply['raw'], events: SseEvent[], observer: OpenAIStreamObserver): boolean {
+  /** Events to wire text for the client, noting [DONE] and what the observer learns. */
+  private encode(events: SseEvent[], o: OpenedStream): string {
     let out = '';
-    let done = false;
     for (let i = 0; i < events.length; i++) {
       const data = events[i]!.data;
       if (data === '[DONE]') {
-        done = true;
+        o.sawDone = true;
         out += 'data: [DONE]\n\n';
-        continue;
-      }
-      if (observer.observe(data)) out += `data: ${data}\n\n`;
+      } else if (o.observer.observe(data)) out += `data: ${data}\n\n`;
     }
-    if (out.length > 0) raw.write(out);
-    return done;
+    return out;
   }
 
-  private settleStreamUsage(ex: Exchange, attempt: UpstreamAttempt, observer: OpenAIStreamObserver, interrupted: boolean): void {
-    ex.modelServed = observer.model || attempt.candidate.upstream_model;
-    if (observer.usage) {
-      ex.usage = observer.usage;
+  private settleStreamUsage(ex: Exchange, o: OpenedStream): void {
+    ex.modelServed = o.observer.model || o.attempt.candidate.upstream_model;
+    if (o.observer.usage) {
+      ex.usage = o.observer.usage;
       return;
     }
     // No usage from upstream (cut short, or a host that ignores include_usage): bill what was delivered.
     ex.usage = {
       input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)),
-      output_tokens: estimateTokensFromChars(observer.outputChars),
+      output_tokens: estimateTokensFromChars(o.observer.outputChars),
       cached_input_tokens: 0,
       reasoning_tokens: 0,
     };
     ex.usageEstimated = true;
-    void interrupted;
-  }
-
-  /** A mid-stream failure ends the stream with an OpenAI-style error event, never a silent truncation. */
-  private endStreamWithError(raw: FastifyReply['raw'], err: GatewayError): void {
-    if (raw.writableEnded || raw.destroyed) return;
-    raw.write(`data: ${JSON.stringify(toOpenAIError(err))}\n\n`);
-    raw.end();
-  }
-
-  private sendError(reply: FastifyReply, err: GatewayError): void {
-    reply.status(err.status).send(toOpenAIError(err));
   }
 
   private finish(ex: Exchange): void {
@@ -328,7 +461,7 @@ export class ChatCompletionsHandler {
       model_served: ex.modelServed,
       channel_id: candidate?.channel_id ?? '',
       provider: candidate?.provider ?? '',
-      route_mode: ROUTE_MODE,
+      route_mode: ex.route.mode,
       stream: ex.view.stream,
       status: ex.error || ex.clientGone ? 'error' : 'ok',
       http_status: status,
@@ -348,7 +481,7 @@ export class ChatCompletionsHandler {
       latency_ms: round2(latencyMs),
       tokens_per_second: genMs > 0 && usage.output_tokens > 0 ? round2((usage.output_tokens * 1000) / genMs) : null,
       price,
-      cost_nano: winner || ex.usage ? costNano(usage, price) : 0,
+      cost_nano: winner ? costNano(usage, price) : 0,
     };
     ex.span.setAttributes({
       'switchyard.channel_id': event.channel_id,
@@ -367,12 +500,32 @@ export class ChatCompletionsHandler {
   }
 }
 
+/** A race loser that answered after the winner: close its body so the connection is freed. */
+function discard(o: Opened): void {
+  o.attempt.abort(CANCELLED());
+  o.attempt.fail(CANCELLED());
+  endAttemptSpan(o.span, o.attempt, CANCELLED());
+  if (o.kind === 'stream') void o.body.return?.().catch(() => undefined);
+}
+
+function malformed(attempt: UpstreamAttempt, cause: unknown): GatewayError {
+  return new GatewayError('upstream_error', {
+    message: 'The upstream provider returned a malformed response.',
+    errorClass: 'transient',
+    retryable: true,
+    provider: attempt.candidate.provider,
+    channelId: attempt.candidate.channel_id,
+    cause,
+  });
+}
+
 function endAttemptSpan(span: Span, attempt: UpstreamAttempt, err: GatewayError | null): void {
+  if (!span.isRecording()) return;
   span.setAttributes({ 'http.response.status_code': attempt.status });
   if (attempt.ttftMs !== null) span.setAttribute('switchyard.ttft_ms', attempt.ttftMs);
   if (err) {
     span.setAttribute('switchyard.error_class', err.errorClass ?? 'unknown');
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err.kind });
+    if (err.errorClass !== 'cancelled') span.setStatus({ code: SpanStatusCode.ERROR, message: err.kind });
   }
   span.end();
 }
