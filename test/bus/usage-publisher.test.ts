@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -121,5 +121,34 @@ describe('usage publisher', () => {
     expect(dropped).toBeGreaterThanOrEqual(7);
     await pub.flush(20_000);
     await nc.close();
+  });
+
+  it('spills to disk past the memory bound and at shutdown, and a new process replays it exactly once', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'sy-spool-'));
+    try {
+      const nc = await connectNats(`nats://127.0.0.1:${port}`, 'test');
+      const before = await streamCount(nc);
+      await stopNats();
+      const pub = new UsagePublisher(nc, { maxSpooled: 10, spoolDir, retryMs: 100 });
+      for (let i = 300; i < 350; i++) pub.publish(event(i));
+      expect(pub.stats.spilledToDisk).toBe(40);
+      expect(pub.stats.dropped).toBe(0);
+      // Shut down while NATS is still down: the 10 in memory go to disk too.
+      await pub.close(300);
+      await nc.close();
+      expect(readdirSync(spoolDir).length).toBeGreaterThan(0);
+
+      await startNats();
+      const nc2 = await connectNats(`nats://127.0.0.1:${port}`, 'test');
+      const pub2 = new UsagePublisher(nc2, { spoolDir });
+      expect(await pub2.flush(20_000)).toBe(true);
+      expect(await streamCount(nc2)).toBe(before + 50);
+      expect(readdirSync(spoolDir)).toEqual([]);
+      await pub2.close();
+      await nc2.close();
+    } finally {
+      if (server && server.exitCode !== null) await startNats();
+      rmSync(spoolDir, { recursive: true, force: true });
+    }
   });
 });

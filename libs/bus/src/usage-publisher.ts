@@ -1,37 +1,69 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamAsyncPublisher } from './jetstream-async-publisher';
-import { USAGE_SUBJECT_V1, type UsageEventV1, parseUsageEventV1 } from '@switchyard/contracts';
-import { injectTraceHeaders } from '@switchyard/telemetry';
 import type { Context } from '@opentelemetry/api';
+import { USAGE_SUBJECT_V1, type UsageEventV1, parseUsageEventV1 } from '@switchyard/contracts';
+import { injectTraceHeaders, type HeaderCarrier } from '@switchyard/telemetry';
+import { JetStreamAsyncPublisher } from './jetstream-async-publisher';
+import { UsageDiskSpool, type SpooledEvent } from './usage-disk-spool';
 
 export interface UsagePublisherOptions {
-  /** Most events held while NATS is unreachable; the oldest are kept, new ones counted as dropped. */
+  /** Events held in memory while NATS is slow or unreachable. */
   maxSpooled?: number;
-  /** Wait between retries of the spool while NATS is down. */
+  /**
+   * A directory for what overflows memory, and for what is still unpublished
+   * at shutdown; replayed (then deleted) once NATS acknowledges it, also by
+   * the next process. Without one, overflow is dropped and counted.
+   */
+  spoolDir?: string;
+  /** Disk budget of the spool directory. */
+  maxDiskBytes?: number;
+  /** Wait between retries while NATS is down. */
   retryMs?: number;
   /** Publishes awaiting their JetStream ack at once. */
   maxInFlight?: number;
   onError?: (err: Error, pending: number) => void;
 }
 
-interface Pending {
-  id: string;
-  data: Uint8Array;
-  traceHeaders: Record<string, string>;
+interface Pending extends SpooledEvent {
+  /** The disk segment this event was replayed from. */
+  segment?: string;
+}
+
+/** Reused carrier for trace headers: no closures allocated per event. */
+class RecordCarrier implements HeaderCarrier {
+  record: Record<string, string> = {};
+  get(k: string): string {
+    return this.record[k] ?? '';
+  }
+  set(k: string, v: string): void {
+    this.record[k] = v;
+  }
+  has(k: string): boolean {
+    return k in this.record;
+  }
+  keys(): string[] {
+    return Object.keys(this.record);
+  }
 }
 
 /**
  * Publishes one usage event per request to JetStream with Nats-Msg-Id = the
  * request id, so a retried publish is deduplicated by the server. Publishing
- * never blocks the client's response: events go into a bounded spool that a
- * single loop drains in order, retrying while NATS is down.
+ * never blocks the client's response: events queue in memory and one loop
+ * drains them in windows of concurrent acks, retrying while NATS is down;
+ * past the memory bound (and at shutdown) they go to a disk spool that is
+ * replayed when NATS is back.
  */
 export class UsagePublisher {
   private readonly js: JetStreamAsyncPublisher;
   private readonly spool: Pending[] = [];
-  private draining = false;
+  private readonly disk: UsageDiskSpool | undefined;
+  /** Events of each replayed segment not yet acknowledged. */
+  private readonly replaying = new Map<string, number>();
+  private readonly carrier = new RecordCarrier();
+  private drainLoop: Promise<void> | undefined;
   private closed = false;
   private dropped = 0;
+  private spilled = 0;
   private inFlight = 0;
   private published = 0;
   private readonly maxSpooled: number;
@@ -47,61 +79,98 @@ export class UsagePublisher {
     this.maxSpooled = opts.maxSpooled ?? 100_000;
     this.retryMs = opts.retryMs ?? 500;
     this.maxInFlight = opts.maxInFlight ?? 256;
+    if (opts.spoolDir) {
+      this.disk = new UsageDiskSpool(opts.spoolDir, opts.maxDiskBytes ?? 1024 ** 3);
+      // Left over by an earlier process: replay it.
+      if (this.disk.segments().length > 0) this.kick();
+    }
   }
 
   /** Validates (a malformed event is a bug in the producer: it throws) and queues. */
   publish(event: UsageEventV1, traceContext?: Context): void {
     const check = parseUsageEventV1(event);
     if (!check.ok) throw new Error(`usage event ${event.request_id} is invalid: ${check.reason}`);
+    this.carrier.record = {};
+    injectTraceHeaders(this.carrier, traceContext);
+    const p: Pending = { id: event.request_id, data: Buffer.from(JSON.stringify(event)), traceHeaders: this.carrier.record };
     if (this.spool.length + this.inFlight >= this.maxSpooled) {
-      this.dropped++;
-      this.opts.onError?.(new Error('usage spool full; event dropped'), this.spool.length);
-      return;
-    }
-    const traceHeaders: Record<string, string> = {};
-    injectTraceHeaders(
-      {
-        get: (k) => traceHeaders[k] ?? '',
-        set: (k, v) => void (traceHeaders[k] = v),
-        has: (k) => k in traceHeaders,
-        keys: () => Object.keys(traceHeaders),
-      },
-      traceContext,
-    );
-    this.spool.push({ id: event.request_id, data: Buffer.from(JSON.stringify(event)), traceHeaders });
-    if (!this.draining) void this.drain();
+      if (this.disk?.append(p)) this.spilled++;
+      else {
+        this.dropped++;
+        this.opts.onError?.(new Error('usage spool full; event dropped'), this.spool.length);
+      }
+    } else this.spool.push(p);
+    this.kick();
   }
 
   get stats() {
-    return { pending: this.spool.length + this.inFlight, published: this.published, dropped: this.dropped };
+    return { pending: this.spool.length + this.inFlight, published: this.published, dropped: this.dropped, spilledToDisk: this.spilled };
+  }
+
+  /** Resolves true when everything queued so far (memory and disk) has been acknowledged. */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    if (!this.drainLoop) return this.spool.length === 0;
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(this.spool.length === 0);
+      });
+    });
+  }
+
+  /** Flushes for up to `timeoutMs`; whatever is still unacknowledged then goes to the disk spool. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    await this.flush(timeoutMs);
+    this.closed = true;
+    this.js.close();
+    await this.drainLoop;
+    if (this.disk) {
+      for (const p of this.spool) if (!p.segment) this.disk.append(p);
+      this.disk.seal();
+    }
+  }
+
+  private kick(): void {
+    if (!this.drainLoop && !this.closed) this.drainLoop = this.drain();
   }
 
   private send(p: Pending): Promise<unknown> {
     return this.js.publish(USAGE_SUBJECT_V1, p.data, p.id, p.traceHeaders);
   }
 
-  /** Resolves when everything queued so far has been acknowledged by JetStream. */
-  async flush(timeoutMs = 10_000): Promise<boolean> {
-    if (this.spool.length === 0 && !this.draining) return true;
-    return new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(t);
-        resolve(true);
-      });
-    });
+  /** Memory empty: load the oldest disk segment, if any. */
+  private refillFromDisk(): boolean {
+    if (!this.disk) return false;
+    if (this.disk.hasOpenSegment) this.disk.seal();
+    for (const segment of this.disk.segments()) {
+      if (this.replaying.has(segment)) continue;
+      const events = this.disk.read(segment);
+      if (events.length === 0) {
+        this.disk.remove(segment);
+        continue;
+      }
+      this.replaying.set(segment, events.length);
+      for (const e of events) this.spool.push({ ...e, segment });
+      return true;
+    }
+    return false;
   }
 
-  async close(timeoutMs = 10_000): Promise<void> {
-    await this.flush(timeoutMs);
-    this.closed = true;
-    this.js.close();
+  private acked(p: Pending): void {
+    this.published++;
+    if (!p.segment) return;
+    const left = (this.replaying.get(p.segment) ?? 1) - 1;
+    if (left > 0) this.replaying.set(p.segment, left);
+    else {
+      this.replaying.delete(p.segment);
+      this.disk!.remove(p.segment);
+    }
   }
 
   private async drain(): Promise<void> {
-    this.draining = true;
     try {
-      while (this.spool.length > 0 && !this.closed) {
+      while (!this.closed && (this.spool.length > 0 || this.refillFromDisk())) {
         // Publishes go out in windows of concurrent acks: one round trip per
         // window, not per event. Order does not matter for usage; ids dedupe.
         const window = this.spool.splice(0, this.maxInFlight);
@@ -110,21 +179,23 @@ export class UsagePublisher {
         this.inFlight = 0;
         const failed: Pending[] = [];
         let firstError: Error | undefined;
-        results.forEach((r, i) => {
-          if (r.status === 'fulfilled') this.published++;
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i]!;
+          if (r.status === 'fulfilled') this.acked(window[i]!);
           else {
             failed.push(window[i]!);
             firstError ??= r.reason as Error;
           }
-        });
+        }
         if (failed.length > 0) {
           this.spool.unshift(...failed);
+          if (this.closed) break;
           this.opts.onError?.(firstError!, this.spool.length);
           await new Promise((r) => setTimeout(r, this.retryMs));
         }
       }
     } finally {
-      this.draining = false;
+      this.drainLoop = undefined;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

@@ -1,4 +1,6 @@
 import { envBool, envInt, loadConnectionConfig, type Env } from '@switchyard/config';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RaceConfig } from './chat/route-mode';
 
 export interface UpstreamTimeouts {
@@ -27,6 +29,8 @@ export interface IngressConfig {
   /** Budget for a key or credential lookup over NATS on a cache miss. */
   lookupTimeoutMs: number;
   usageSpoolMax: number;
+  /** Where usage events overflow to (and wait at shutdown) while NATS is unreachable. */
+  usageSpoolDir: string;
   race: RaceConfig;
 }
 
@@ -48,6 +52,7 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
     keyCacheNegativeTtlMs: envInt(env, 'INGRESS_KEY_CACHE_NEGATIVE_TTL_MS', 5_000, 0),
     lookupTimeoutMs: envInt(env, 'INGRESS_LOOKUP_TIMEOUT_MS', 2_000, 1),
     usageSpoolMax: envInt(env, 'INGRESS_USAGE_SPOOL_MAX', 100_000, 1),
+    usageSpoolDir: env.INGRESS_USAGE_SPOOL_DIR || join(tmpdir(), `switchyard-ingress-${envInt(env, 'INGRESS_PORT', 8080)}`, 'usage-spool'),
     race: {
       enabled: envBool(env, 'INGRESS_RACE_ENABLED', true),
       maxParallel: envInt(env, 'INGRESS_RACE_MAX_PARALLEL', 3, 1),

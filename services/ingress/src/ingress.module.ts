@@ -63,6 +63,7 @@ export const LOGGER = Symbol('LOGGER');
       useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger) =>
         new UsagePublisher(nc, {
           maxSpooled: cfg.usageSpoolMax,
+          spoolDir: cfg.usageSpoolDir,
           onError: (err, pending) => log.warn({ err: err.message, pending }, 'usage publish failed; spooled for retry'),
         }),
     },
