@@ -47,7 +47,7 @@ export async function resetInfrastructure(urls: InfraUrls): Promise<void> {
   const nc = await connect({ servers: urls.natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const s of [USAGE_STREAM, USAGE_DLQ_STREAM, `KV_${PLAN_BUCKET}`]) {
+    for (const s of [USAGE_STREAM, USAGE_DLQ_STREAM, `KV_${PLAN_BUCKET}`, 'KV_switchyard_ratelimits']) {
       await jsm.streams.delete(s).catch(() => false);
     }
   } finally {

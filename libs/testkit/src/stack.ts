@@ -28,6 +28,8 @@ export interface StackOptions {
 
 export interface Stack {
   urls: InfraUrls;
+  /** The environment every service of this stack was started with (plus its own port). */
+  env: Record<string, string>;
   ingressUrl: string;
   apiKey: string;
   accountId: string;
@@ -102,7 +104,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await services[name].start();
       started.push(services[name]);
     }
-    return { urls, ingressUrl: services.ingress.url, apiKey: keyOut.key, accountId, services, admin, stop };
+    return { urls, env: common, ingressUrl: services.ingress.url, apiKey: keyOut.key, accountId, services, admin, stop };
   } catch (e) {
     await stop();
     throw e;

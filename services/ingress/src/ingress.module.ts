@@ -10,6 +10,7 @@ import { loadIngressConfig, type IngressConfig } from './ingress.config';
 import { PlanStore } from './plan/plan.store';
 import { CredentialCache } from './upstream/credential.cache';
 import { UpstreamPools } from './upstream/upstream.pool';
+import { ClusterRateLimiter } from './limits/cluster-rate-limiter';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
@@ -68,8 +69,13 @@ export const LOGGER = Symbol('LOGGER');
         }),
     },
     {
+      provide: ClusterRateLimiter,
+      inject: [NATS],
+      useFactory: (nc: NatsConnection) => ClusterRateLimiter.open(nc),
+    },
+    {
       provide: ChatCompletionsHandler,
-      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER],
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter],
       useFactory: (
         keys: KeyCache,
         plans: PlanStore,
@@ -78,6 +84,7 @@ export const LOGGER = Symbol('LOGGER');
         usage: UsagePublisher,
         cfg: IngressConfig,
         log: Logger,
+        limiter: ClusterRateLimiter,
       ) =>
         new ChatCompletionsHandler({
           keys,
@@ -88,6 +95,7 @@ export const LOGGER = Symbol('LOGGER');
           tracer: trace.getTracer('switchyard-ingress'),
           timeouts: cfg.timeouts,
           race: cfg.race,
+          limiter,
           log,
         }),
     },

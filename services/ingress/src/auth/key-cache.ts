@@ -94,7 +94,13 @@ export class KeyCache {
         cause: e,
       });
     }
-    const key: ResolvedKey | null = reply.found ? { ...reply.key, allowsModel: compileModelAccess(reply.key.models) } : null;
+    let key: ResolvedKey | null = null;
+    if (reply.found) {
+      // Model access is the key's globs intersected with its group's.
+      const own = compileModelAccess(reply.key.models);
+      const group = compileModelAccess(reply.key.group_models ?? ['*']);
+      key = { ...reply.key, allowsModel: (m) => own(m) && group(m) };
+    }
     this.entries.set(hash, { key, expiresAt: this.now() + (key ? this.opts.ttlMs : this.opts.negativeTtlMs) });
     return key;
   }

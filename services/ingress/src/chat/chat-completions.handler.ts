@@ -20,6 +20,8 @@ import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
 import { readChatRequest, type ChatRequestView } from './chat-request.validation';
 import { readRouteChoice, type RaceConfig, type RouteChoice } from './route-mode';
 import { UpstreamAttempt } from './upstream-attempt';
+import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
+import { rateLimitHeaders } from '../limits/rate-limit-headers';
 
 export interface ChatDeps {
   keys: KeyCache;
@@ -30,6 +32,7 @@ export interface ChatDeps {
   tracer: Tracer;
   timeouts: UpstreamTimeouts;
   race: RaceConfig;
+  limiter: ClusterRateLimiter;
   log: Logger;
 }
 
@@ -108,6 +111,18 @@ export class ChatCompletionsHandler {
         param: 'model',
       });
     }
+    if (key.rpm || key.tpm) {
+      const admission = await this.deps.limiter.admit(key);
+      const headers = rateLimitHeaders(admission.states);
+      if (!admission.allowed) {
+        const s = admission.states[0]!;
+        throw new GatewayError('rate_limited', {
+          message: `Rate limit reached for this API key: ${s.limit} ${s.dimension} per minute. Retry after the window resets.`,
+          headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(s.resetMs / 1000))) },
+        });
+      }
+      void reply.headers(headers);
+    }
     const plan = this.deps.plans.current;
     if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
     const candidates = plan.models.get(view.model);
@@ -159,7 +174,10 @@ export class ChatCompletionsHandler {
       const err = asGatewayError(e);
       ex.error = err;
       ex.httpStatus = err.status;
-      if (!reply.sent && !reply.raw.headersSent) reply.status(err.status).send(toOpenAIError(err));
+      if (!reply.sent && !reply.raw.headersSent) {
+        if (err.headers) void reply.headers(err.headers);
+        reply.status(err.status).send(toOpenAIError(err));
+      }
     } finally {
       this.finish(ex);
     }
@@ -364,7 +382,7 @@ export class ChatCompletionsHandler {
   private async commitStream(ex: Exchange, o: OpenedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
     reply.hijack();
-    raw.writeHead(200, { ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
     if (o.held.length > 0) raw.write(o.held);
     const events: SseEvent[] = [];
     let midStreamError: GatewayError | null = null;
@@ -492,6 +510,7 @@ export class ChatCompletionsHandler {
     });
     if (ex.error) ex.span.setStatus({ code: SpanStatusCode.ERROR, message: ex.error.kind });
     ex.span.end();
+    if (ex.key.tpm) this.deps.limiter.chargeTokens(ex.key, usage.input_tokens + usage.output_tokens);
     try {
       this.deps.usage.publish(event, trace.setSpan(ROOT_CONTEXT, ex.span));
     } catch (e) {

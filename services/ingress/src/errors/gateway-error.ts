@@ -11,6 +11,7 @@ export type GatewayErrorKind =
   | 'upstream_timeout'
   | 'upstream_error'
   | 'upstream_rate_limited'
+  | 'rate_limited'
   | 'no_channel'
   | 'dependency_unavailable'
   | 'internal';
@@ -28,6 +29,7 @@ const STATUS: Record<GatewayErrorKind, number> = {
   upstream_timeout: 504,
   upstream_error: 502,
   upstream_rate_limited: 429,
+  rate_limited: 429,
   no_channel: 503,
   dependency_unavailable: 503,
   internal: 500,
@@ -46,6 +48,8 @@ export interface GatewayErrorInit {
   timeoutPhase?: TimeoutPhase;
   /** Error body to show the client as is (an upstream's own client error). */
   upstreamBody?: unknown;
+  /** Response headers that go with the error (Retry-After, rate-limit state). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -65,6 +69,7 @@ export class GatewayError extends Error {
   readonly errorClass: ErrorClass | null;
   readonly timeoutPhase?: TimeoutPhase;
   readonly upstreamBody?: unknown;
+  readonly headers?: Record<string, string>;
 
   constructor(
     readonly kind: GatewayErrorKind,
@@ -82,5 +87,6 @@ export class GatewayError extends Error {
     this.errorClass = init.errorClass ?? null;
     this.timeoutPhase = init.timeoutPhase;
     this.upstreamBody = init.upstreamBody;
+    this.headers = init.headers;
   }
 }

@@ -15,6 +15,7 @@ const TYPE: Record<GatewayErrorKind, string> = {
   upstream_timeout: 'timeout_error',
   upstream_error: 'upstream_error',
   upstream_rate_limited: 'rate_limit_error',
+  rate_limited: 'rate_limit_error',
   no_channel: 'service_unavailable_error',
   dependency_unavailable: 'service_unavailable_error',
   internal: 'server_error',
@@ -26,6 +27,7 @@ const DEFAULT_CODE: Partial<Record<GatewayErrorKind, string>> = {
   payload_too_large: 'request_too_large',
   upstream_timeout: 'timeout',
   upstream_unreachable: 'upstream_unreachable',
+  rate_limited: 'rate_limit_exceeded',
 };
 
 /**

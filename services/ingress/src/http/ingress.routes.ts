@@ -31,6 +31,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const err = fromFastifyError(error);
     if (err.kind === 'internal') deps.log.error({ request_id: req.id, err: error.message }, 'unhandled error');
+    if (err.headers) void reply.headers(err.headers);
     void reply.status(err.status).send(toOpenAIError(err));
   });
 
