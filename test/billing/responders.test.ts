@@ -70,7 +70,24 @@ describe('billing over NATS request-reply', () => {
     const reply = await resolveKey(hashApiKey(created.key!));
     expect(reply).toEqual({
       found: true,
-      key: { key_id: created.id, account_id: 'acme', name: 'ci', models: ['gpt-4o*', 'claude-*'], revoked: false, expires_at: null },
+      key: {
+        key_id: created.id,
+        account_id: 'acme',
+        name: 'ci',
+        models: ['gpt-4o*', 'claude-*'],
+        revoked: false,
+        expires_at: null,
+        // No group and no limits: ×1, every model, nothing to enforce.
+        group_id: null,
+        price_multiplier_ppm: 1_000_000,
+        group_models: ['*'],
+        rpm: null,
+        tpm: null,
+        budget_nano_per_day: null,
+        budget_nano_per_month: null,
+        route_mode: null,
+        route_preset: null,
+      },
     });
   });
 

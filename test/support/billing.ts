@@ -23,7 +23,16 @@ export const ROOT = resolve(__dirname, '../..');
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
-const BILLING_TABLES = ['ledger', 'prices', 'channel_models', 'channels', 'api_keys', 'balances', 'accounts', MIGRATION_TABLE, MIGRATION_LOCK_TABLE];
+const BILLING_TABLES = ['ledger', 'prices', 'channel_models', 'channels', 'api_keys', 'groups', 'balances', 'accounts', MIGRATION_TABLE, MIGRATION_LOCK_TABLE];
+
+/**
+ * The channel-credential key of the billing tests (32 bytes, base64). Set in
+ * this process's env so in-process and spawned billing use it, as
+ * deploy/local/start.sh does for `npm start`.
+ */
+export const TEST_CREDENTIAL_KEY = Buffer.alloc(32, 7).toString('base64');
+process.env.SWITCHYARD_CREDENTIAL_KEY ??= TEST_CREDENTIAL_KEY;
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 /** Drops every billing table (and the migration bookkeeping): an empty database for billing. */
 export async function dropBillingSchema(db: Kysely<DB>): Promise<void> {
@@ -72,7 +81,7 @@ export async function resetUsageStreams(nc: NatsConnection, opts: { billingAckWa
 
 /** Admin command dependencies over a test database and a real NATS connection. */
 export function adminDeps(db: Kysely<DB>, nc: NatsConnection): AdminDeps {
-  return { db, notifier: connectionNotifier(nc) };
+  return { db, notifier: connectionNotifier(nc), credentialKey: Buffer.from(process.env.SWITCHYARD_CREDENTIAL_KEY!, 'base64') };
 }
 
 /**

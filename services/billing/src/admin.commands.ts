@@ -1,15 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { CATALOG_CHANGED_SUBJECT, KEY_CHANGED_SUBJECT, keyChangedSchema, providerSchema, type Provider } from '@switchyard/contracts';
 import { nanoToUsd, usdToNano } from '@switchyard/pricing';
 import { pgErrorCode, type DB } from './db/database';
 import { migrateToLatest } from './db/migrate';
 import { findAccount, findBalanceNano, insertAccountIfMissing } from './accounts/accounts.repository';
 import { apiKeyPrefix, checkApiKeyMaterial, generateApiKey, hashApiKey, newKeyId, parseModelGlobs } from './keys/api-key';
-import { findKeyByHash, insertApiKey, listKeysOfAccount, revokeKey as revokeKeyRow } from './keys/api-keys.repository';
-import { findChannel, findChannelCredential, findCurrentPrice, insertPrice, listChannelModels, upsertChannel } from './channels/channels.repository';
-import { findLedgerEntry, listLedgerEntries, postEntries, type LedgerEntry } from './ledger/ledger.repository';
+import { findKeyByHash, findKeyWithGroupById, insertApiKey, listKeys, listKeysOfAccount, revokeKey as revokeKeyRow, type KeyWithGroup } from './keys/api-keys.repository';
+import { findChannel, findChannelCredential, findCurrentPrice, insertPrice, listChannelModels, listChannels, upsertChannel } from './channels/channels.repository';
+import { findLedgerEntry, listLedgerEntries, postEntries, toLedgerEntry, type LedgerEntry } from './ledger/ledger.repository';
+import { LEDGER_KINDS, type LedgerKind } from './ledger/ledger.table';
+import { findGroup } from './groups/groups.repository';
+import type { GroupRow } from './groups/groups.table';
+import { PPM, formatMultiplier, parseMultiplier } from './ledger/authoritative-cost';
+import { nanoFromDb } from './money';
+import type { ClickHouseClient } from '@switchyard/clickhouse';
+import { reconcile, type ReconcileReport } from './reconcile/reconcile';
 import { INT8_MAX } from './money';
+import { encryptCredential, parseCredentialKey } from './crypto/credential-cipher';
+
+function credentialKeyOf(deps: AdminDeps): Buffer | null {
+  return deps.credentialKey !== undefined ? deps.credentialKey : parseCredentialKey(process.env.SWITCHYARD_CREDENTIAL_KEY);
+}
 
 /**
  * The admin commands as plain functions: they validate everything first, then
@@ -21,7 +33,12 @@ import { INT8_MAX } from './money';
 
 /** Bad input: the command wrote nothing. The CLI exits with code 2. */
 export class AdminInputError extends Error {
-  override readonly name = 'AdminInputError';
+  override readonly name: string = 'AdminInputError';
+}
+
+/** Bad input naming something that does not exist (HTTP 404); nothing was written. */
+export class AdminNotFoundError extends AdminInputError {
+  override readonly name = 'AdminNotFoundError';
 }
 
 /** Publishes a notice; resolves false (never throws) when it could not be sent. */
@@ -35,6 +52,10 @@ export interface AdminDeps {
   generateKey?: () => string;
   newKeyId?: () => string;
   newRequestId?: () => string;
+  /** AES-256-GCM key for channel credentials; undefined: read SWITCHYARD_CREDENTIAL_KEY. Null: credentials are refused. */
+  credentialKey?: Buffer | null;
+  /** ClickHouse for `reconcile` (created on first use by the CLI). */
+  clickhouse?: () => ClickHouseClient;
 }
 
 /** How a notice went; commands report it so the operator knows whether other services heard. */
@@ -45,18 +66,18 @@ const MODEL_ID = /^[^\s=]{1,200}$/;
 const UPSTREAM_ID = /^\S{1,200}$/;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-function required(value: string | undefined, flag: string): string {
+export function required(value: string | undefined, flag: string): string {
   if (value === undefined || value.trim() === '') throw new AdminInputError(`${flag} is required`);
   return value.trim();
 }
 
-function checkId(value: string | undefined, flag: string): string {
+export function checkId(value: string | undefined, flag: string): string {
   const v = required(value, flag);
   if (!ID.test(v)) throw new AdminInputError(`${flag} must be 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit (got "${v}")`);
   return v;
 }
 
-function parseInteger(value: string | undefined, flag: string, fallback: number, min: number): number {
+export function parseInteger(value: string | undefined, flag: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const v = value.trim();
   if (!/^-?\d{1,9}$/.test(v)) throw new AdminInputError(`${flag} must be an integer (got "${value}")`);
@@ -79,7 +100,7 @@ export function parseUsd(value: string | undefined, flag: string, opts: { positi
   return nano;
 }
 
-function parseTime(value: string | undefined, flag: string): Date | undefined {
+export function parseTime(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
   const ms = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) ? Date.parse(v) : NaN;
@@ -87,13 +108,13 @@ function parseTime(value: string | undefined, flag: string): Date | undefined {
   return new Date(ms);
 }
 
-async function notify(deps: AdminDeps, subject: string, payload: unknown): Promise<Notice> {
+export async function notify(deps: AdminDeps, subject: string, payload: unknown): Promise<Notice> {
   const r = await deps.notifier.publish(subject, payload).catch((e: Error) => ({ sent: false as const, reason: e.message }));
   return r.sent ? { subject, sent: true } : { subject, sent: false, reason: r.reason };
 }
 
 /** A Postgres overflow of a BIGINT balance is the operator's amount, not a crash. */
-async function guardRange<T>(work: () => Promise<T>): Promise<T> {
+export async function guardRange<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {
@@ -170,7 +191,7 @@ export async function topup(deps: AdminDeps, input: TopupInput): Promise<TopupRe
   const amount = parseUsd(input.usd, '--usd', { positive: true, max: INT8_MAX });
   const requestId = input.request_id?.trim() || `topup:${deps.newRequestId?.() ?? randomUUID()}`;
   if (requestId.length > 128) throw new AdminInputError('--request-id must be at most 128 characters');
-  if (!(await findAccount(deps.db, account))) throw new AdminInputError(`unknown account "${account}"`);
+  if (!(await findAccount(deps.db, account))) throw new AdminNotFoundError(`unknown account "${account}"`);
   const applied = await guardRange(() =>
     deps.db.transaction().execute(async (trx) => {
       const r = await postEntries(trx, account, [{ request_id: requestId, kind: 'topup', amount_nano: amount, occurred_at: new Date() }]);
@@ -200,7 +221,7 @@ export interface ShowAccountResult {
 export async function showAccount(deps: Pick<AdminDeps, 'db'>, input: { id?: string }): Promise<ShowAccountResult> {
   const id = checkId(input.id, '--id');
   const account = await findAccount(deps.db, id);
-  if (!account) throw new AdminInputError(`unknown account "${id}"`);
+  if (!account) throw new AdminNotFoundError(`unknown account "${id}"`);
   const balance = (await findBalanceNano(deps.db, id)) ?? 0n;
   const keys = await listKeysOfAccount(deps.db, id);
   return {
@@ -223,6 +244,8 @@ export interface CreateKeyInput {
   /** Comma-separated globs; default "*". */
   models?: string;
   expires_at?: string;
+  /** Limits and defaults (see KeyLimitsInput). */
+  limits?: KeyLimitsInput;
 }
 
 export interface CreateKeyResult {
@@ -249,6 +272,7 @@ export async function createKey(deps: AdminDeps, input: CreateKeyInput): Promise
   const globs = parseModelGlobs(input.models ?? '*');
   if (!globs.ok) throw new AdminInputError(`--models: ${globs.reason}`);
   const expiresAt = parseTime(input.expires_at, '--expires-at') ?? null;
+  const limits = await parseKeyLimits(deps.db, input.limits ?? {});
   let key: string;
   if (input.key !== undefined) {
     key = input.key.trim();
@@ -257,7 +281,7 @@ export async function createKey(deps: AdminDeps, input: CreateKeyInput): Promise
   } else {
     key = (deps.generateKey ?? generateApiKey)();
   }
-  if (!(await findAccount(deps.db, account))) throw new AdminInputError(`unknown account "${account}"`);
+  if (!(await findAccount(deps.db, account))) throw new AdminNotFoundError(`unknown account "${account}"`);
   const keyHash = hashApiKey(key);
   const existing = await findKeyByHash(deps.db, keyHash);
   if (existing) {
@@ -274,7 +298,7 @@ export async function createKey(deps: AdminDeps, input: CreateKeyInput): Promise
     };
   }
   const id = (deps.newKeyId ?? newKeyId)();
-  await insertApiKey(deps.db, { id, account_id: account, name, key_hash: keyHash, key_prefix: apiKeyPrefix(key), models: globs.globs, expires_at: expiresAt });
+  await insertApiKey(deps.db, { id, account_id: account, name, key_hash: keyHash, key_prefix: apiKeyPrefix(key), models: globs.globs, expires_at: expiresAt, ...limits });
   return { id, account_id: account, name, key, key_prefix: apiKeyPrefix(key), models: globs.globs, expires_at: expiresAt, created: true };
 }
 
@@ -290,7 +314,7 @@ export interface RevokeKeyResult {
 export async function revokeKey(deps: AdminDeps, input: { id?: string }): Promise<RevokeKeyResult> {
   const id = required(input.id, '--id');
   const r = await revokeKeyRow(deps.db, id);
-  if (!r) throw new AdminInputError(`unknown key "${id}"`);
+  if (!r) throw new AdminNotFoundError(`unknown key "${id}"`);
   const notice = await notify(deps, KEY_CHANGED_SUBJECT, keyChangedSchema.parse({ key_hash: r.row.key_hash, key_id: r.row.id }));
   return { id, account_id: r.row.account_id, revoked_at: r.row.revoked_at!, already_revoked: r.alreadyRevoked, notice };
 }
@@ -350,7 +374,15 @@ export async function createChannel(deps: AdminDeps, input: CreateChannelInput):
   const models = input.models.map(parseModelSpec);
   const dup = models.find((m, i) => models.findIndex((o) => o.model === m.model) !== i);
   if (dup) throw new AdminInputError(`--model ${dup.model} is given twice`);
-  const apiKey = input.api_key === undefined ? undefined : input.api_key.trim() || null;
+  const plainKey = input.api_key === undefined ? undefined : input.api_key.trim() || null;
+  let apiKey: string | null | undefined = plainKey;
+  if (plainKey) {
+    try {
+      apiKey = encryptCredential(plainKey, credentialKeyOf(deps));
+    } catch (e) {
+      throw new AdminInputError((e as Error).message);
+    }
+  }
 
   const { created } = await deps.db.transaction().execute((trx) =>
     upsertChannel(trx, { id, provider: provider.data, base_url: baseUrl, credential: apiKey, priority, weight, enabled: !input.disabled }, models),
@@ -370,6 +402,12 @@ export interface SetPriceInput {
   cached_input_usd_per_mtok?: string;
   /** Default: now. A future time schedules a price change. */
   effective_from?: string;
+  /** Default (absent): the input price. */
+  cache_write_usd_per_mtok?: string;
+  /** Default (absent): the output price. */
+  reasoning_usd_per_mtok?: string;
+  /** Per-request fee in USD; default 0. */
+  request_fee_usd?: string;
 }
 
 export interface SetPriceResult {
@@ -378,6 +416,9 @@ export interface SetPriceResult {
   input_nano_per_mtok: bigint;
   output_nano_per_mtok: bigint;
   cached_input_nano_per_mtok: bigint;
+  cache_write_nano_per_mtok: bigint | null;
+  reasoning_nano_per_mtok: bigint | null;
+  request_fee_nano: bigint;
   effective_from: Date;
   notice: Notice;
 }
@@ -391,13 +432,21 @@ export async function setPrice(deps: AdminDeps, input: SetPriceInput): Promise<S
   const outputNano = parseUsd(input.output_usd_per_mtok, '--output-usd-per-mtok', max);
   const cachedNano =
     input.cached_input_usd_per_mtok === undefined ? inputNano : parseUsd(input.cached_input_usd_per_mtok, '--cached-input-usd-per-mtok', max);
+  const cacheWriteNano = input.cache_write_usd_per_mtok === undefined ? null : parseUsd(input.cache_write_usd_per_mtok, '--cache-write-usd-per-mtok', max);
+  const reasoningNano = input.reasoning_usd_per_mtok === undefined ? null : parseUsd(input.reasoning_usd_per_mtok, '--reasoning-usd-per-mtok', max);
+  const feeNano = input.request_fee_usd === undefined ? 0n : parseUsd(input.request_fee_usd, '--request-fee-usd', max);
   const effectiveFrom = parseTime(input.effective_from, '--effective-from');
-  if (!(await findChannel(deps.db, channel))) throw new AdminInputError(`unknown channel "${channel}"`);
+  if (!(await findChannel(deps.db, channel))) throw new AdminNotFoundError(`unknown channel "${channel}"`);
   const served = await listChannelModels(deps.db, channel);
   if (!served.some((m) => m.model === model)) {
-    throw new AdminInputError(`channel "${channel}" does not serve model "${model}" (it serves: ${served.map((m) => m.model).join(', ') || 'nothing'})`);
+    throw new AdminNotFoundError(`channel "${channel}" does not serve model "${model}" (it serves: ${served.map((m) => m.model).join(', ') || 'nothing'})`);
   }
-  const row = await insertPrice(deps.db, { channel_id: channel, model, input: inputNano, output: outputNano, cached_input: cachedNano, effective_from: effectiveFrom });
+  const row = await insertPrice(deps.db, { channel_id: channel, model, input: inputNano, output: outputNano, cached_input: cachedNano,
+    cache_write: cacheWriteNano,
+    reasoning: reasoningNano,
+    request_fee: feeNano,
+    effective_from: effectiveFrom,
+  });
   const notice = await notify(deps, CATALOG_CHANGED_SUBJECT, { channel_id: channel, reason: 'price' });
   return {
     channel_id: channel,
@@ -405,6 +454,9 @@ export async function setPrice(deps: AdminDeps, input: SetPriceInput): Promise<S
     input_nano_per_mtok: inputNano,
     output_nano_per_mtok: outputNano,
     cached_input_nano_per_mtok: cachedNano,
+    cache_write_nano_per_mtok: cacheWriteNano,
+    reasoning_nano_per_mtok: reasoningNano,
+    request_fee_nano: feeNano,
     effective_from: row.effective_from,
     notice,
   };
@@ -422,14 +474,344 @@ export interface LedgerInput {
 export async function ledger(deps: Pick<AdminDeps, 'db'>, input: LedgerInput): Promise<{ entries: LedgerEntry[] }> {
   if (input.request_id !== undefined) {
     const entry = await findLedgerEntry(deps.db, required(input.request_id, '--request-id'));
-    if (!entry) throw new AdminInputError(`no ledger entry for request id "${input.request_id}"`);
+    if (!entry) throw new AdminNotFoundError(`no ledger entry for request id "${input.request_id}"`);
     return { entries: [entry] };
   }
   if (input.account !== undefined) {
     const account = checkId(input.account, '--account');
     const limit = parseInteger(input.limit, '--limit', 20, 1);
-    if (!(await findAccount(deps.db, account))) throw new AdminInputError(`unknown account "${account}"`);
+    if (!(await findAccount(deps.db, account))) throw new AdminNotFoundError(`unknown account "${account}"`);
     return { entries: await listLedgerEntries(deps.db, account, limit) };
   }
   throw new AdminInputError('--request-id or --account is required');
+}
+
+// ---------------------------------------------------------------- key limits, rotation, groups, listings
+
+/**
+ * Per-key limits as an operator gives them: strings (as typed), `null` to
+ * clear, absent to keep. Money in decimal USD; rpm/tpm positive integers.
+ */
+export interface KeyLimitsInput {
+  group?: string | null;
+  rpm?: string | null;
+  tpm?: string | null;
+  budget_usd_per_day?: string | null;
+  budget_usd_per_month?: string | null;
+  route_mode?: string | null;
+  route_preset?: string | null;
+}
+
+export interface KeyLimitColumns {
+  group_id?: string | null;
+  rpm?: number | null;
+  tpm?: number | null;
+  budget_nano_per_day?: bigint | null;
+  budget_nano_per_month?: bigint | null;
+  route_mode?: string | null;
+  route_preset?: string | null;
+}
+
+const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const MAX_RATE = 1_000_000_000;
+
+function positiveRate(value: string, flag: string): number {
+  const n = parseInteger(value, flag, 0, 1);
+  if (n > MAX_RATE) throw new AdminInputError(`${flag} must be at most ${MAX_RATE}`);
+  return n;
+}
+
+/** Validates limits (the group must exist); returns only the columns to change. */
+export async function parseKeyLimits(db: Kysely<DB>, input: KeyLimitsInput): Promise<KeyLimitColumns> {
+  const out: KeyLimitColumns = {};
+  if (input.rpm !== undefined) out.rpm = input.rpm === null ? null : positiveRate(input.rpm, '--rpm');
+  if (input.tpm !== undefined) out.tpm = input.tpm === null ? null : positiveRate(input.tpm, '--tpm');
+  const money = { max: MAX_SAFE };
+  if (input.budget_usd_per_day !== undefined) {
+    out.budget_nano_per_day = input.budget_usd_per_day === null ? null : parseUsd(input.budget_usd_per_day, '--budget-usd-per-day', money);
+  }
+  if (input.budget_usd_per_month !== undefined) {
+    out.budget_nano_per_month = input.budget_usd_per_month === null ? null : parseUsd(input.budget_usd_per_month, '--budget-usd-per-month', money);
+  }
+  for (const f of ['route_mode', 'route_preset'] as const) {
+    const v = input[f];
+    if (v === undefined) continue;
+    if (v !== null && !ROUTE_NAME.test(v.trim())) throw new AdminInputError(`--${f.replace('_', '-')} must be 1-64 letters, digits, '.', '_', ':' or '-' (got "${v}")`);
+    out[f] = v === null ? null : v.trim();
+  }
+  if (input.group !== undefined) {
+    if (input.group === null) out.group_id = null;
+    else {
+      const g = checkId(input.group, '--group');
+      if (!(await findGroup(db, g))) throw new AdminNotFoundError(`unknown group "${g}"`);
+      out.group_id = g;
+    }
+  }
+  return out;
+}
+
+export interface KeyView {
+  id: string;
+  account_id: string;
+  name: string;
+  key_prefix: string;
+  models: string[];
+  group_id: string | null;
+  price_multiplier: string;
+  rpm: number | null;
+  tpm: number | null;
+  budget_nano_per_day: bigint | null;
+  budget_nano_per_month: bigint | null;
+  route_mode: string | null;
+  route_preset: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  rotated_at: Date | null;
+  created_at: Date;
+}
+
+export function toKeyView(k: KeyWithGroup): KeyView {
+  return {
+    id: k.id,
+    account_id: k.account_id,
+    name: k.name,
+    key_prefix: k.key_prefix,
+    models: k.models,
+    group_id: k.group_id,
+    price_multiplier: formatMultiplier(k.group_multiplier_ppm === null ? PPM : nanoFromDb(k.group_multiplier_ppm)),
+    rpm: k.rpm,
+    tpm: k.tpm,
+    budget_nano_per_day: k.budget_nano_per_day === null ? null : nanoFromDb(k.budget_nano_per_day),
+    budget_nano_per_month: k.budget_nano_per_month === null ? null : nanoFromDb(k.budget_nano_per_month),
+    route_mode: k.route_mode,
+    route_preset: k.route_preset,
+    expires_at: k.expires_at,
+    revoked_at: k.revoked_at,
+    rotated_at: k.rotated_at,
+    created_at: k.created_at,
+  };
+}
+
+export async function getKey(deps: Pick<AdminDeps, 'db'>, input: { id?: string }): Promise<KeyView> {
+  const id = checkId(input.id, '--id');
+  const k = await findKeyWithGroupById(deps.db, id);
+  if (!k) throw new AdminNotFoundError(`unknown key "${id}"`);
+  return toKeyView(k);
+}
+
+export async function listKeysCommand(deps: Pick<AdminDeps, 'db'>, input: { account?: string }): Promise<{ keys: KeyView[] }> {
+  let account: string | undefined;
+  if (input.account !== undefined) {
+    account = checkId(input.account, '--account');
+    if (!(await findAccount(deps.db, account))) throw new AdminNotFoundError(`unknown account "${account}"`);
+  }
+  return { keys: (await listKeys(deps.db, account)).map(toKeyView) };
+}
+
+export interface UpdateKeyInput extends KeyLimitsInput {
+  id?: string;
+  name?: string;
+  models?: string;
+  expires_at?: string | null;
+}
+
+/** Changes a key's limits, models, name or expiry; tells every ingress to re-resolve it. */
+export async function updateKey(deps: AdminDeps, input: UpdateKeyInput): Promise<{ key: KeyView; notice: Notice }> {
+  const id = checkId(input.id, '--id');
+  const set: Record<string, unknown> = { ...(await parseKeyLimits(deps.db, input)) };
+  if (input.name !== undefined) {
+    const name = required(input.name, '--name');
+    if (name.length > 200) throw new AdminInputError('--name must be at most 200 characters');
+    set.name = name;
+  }
+  if (input.models !== undefined) {
+    const globs = parseModelGlobs(input.models);
+    if (!globs.ok) throw new AdminInputError(`--models: ${globs.reason}`);
+    set.models = JSON.stringify(globs.globs);
+  }
+  if (input.expires_at !== undefined) set.expires_at = input.expires_at === null ? null : parseTime(input.expires_at, '--expires-at')!;
+  const before = await findKeyWithGroupById(deps.db, id);
+  if (!before) throw new AdminNotFoundError(`unknown key "${id}"`);
+  if (Object.keys(set).length > 0) await deps.db.updateTable('api_keys').set(set).where('id', '=', id).execute();
+  const notice = await notify(deps, KEY_CHANGED_SUBJECT, keyChangedSchema.parse({ key_hash: before.key_hash, key_id: id }));
+  return { key: toKeyView((await findKeyWithGroupById(deps.db, id))!), notice };
+}
+
+/**
+ * Replaces a key's material: same id, limits and history; the old key stops
+ * working (ingress drops it on the notice) and the new one is shown once.
+ */
+export async function rotateKey(deps: AdminDeps, input: { id?: string }): Promise<{ id: string; key: string; key_prefix: string; notice: Notice }> {
+  const id = checkId(input.id, '--id');
+  const before = await findKeyWithGroupById(deps.db, id);
+  if (!before) throw new AdminNotFoundError(`unknown key "${id}"`);
+  if (before.revoked_at) throw new AdminInputError(`key "${id}" is revoked; create a new key instead`);
+  const key = (deps.generateKey ?? generateApiKey)();
+  await deps.db
+    .updateTable('api_keys')
+    .set({ key_hash: hashApiKey(key), key_prefix: apiKeyPrefix(key), rotated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
+  const notice = await notify(deps, KEY_CHANGED_SUBJECT, keyChangedSchema.parse({ key_hash: before.key_hash, key_id: id }));
+  return { id, key, key_prefix: apiKeyPrefix(key), notice };
+}
+
+export interface GroupView {
+  id: string;
+  name: string;
+  price_multiplier: string;
+  price_multiplier_ppm: bigint;
+  models: string[];
+  created_at: Date;
+}
+
+function toGroupView(g: GroupRow): GroupView {
+  const ppm = nanoFromDb(g.price_multiplier_ppm);
+  return { id: g.id, name: g.name, price_multiplier: formatMultiplier(ppm), price_multiplier_ppm: ppm, models: g.models, created_at: g.created_at };
+}
+
+export interface UpsertGroupInput {
+  id?: string;
+  name?: string;
+  /** Decimal, e.g. "1.25"; at most 6 decimals. Default 1. */
+  price_multiplier?: string;
+  models?: string;
+}
+
+/** Creates or replaces a group; its keys are re-resolved by ingress on the notices. */
+export async function upsertGroup(deps: AdminDeps, input: UpsertGroupInput): Promise<{ group: GroupView; created: boolean }> {
+  const id = checkId(input.id, '--id');
+  const name = input.name?.trim() || id;
+  const ppm = input.price_multiplier === undefined ? PPM : parseMultiplier(input.price_multiplier);
+  if (ppm === undefined) throw new AdminInputError(`--price-multiplier must be a decimal between 0 and 1000 with at most 6 decimals (got "${input.price_multiplier}")`);
+  const globs = parseModelGlobs(input.models ?? '*');
+  if (!globs.ok) throw new AdminInputError(`--models: ${globs.reason}`);
+  const row = await deps.db
+    .insertInto('groups')
+    .values({ id, name, price_multiplier_ppm: ppm, models: JSON.stringify(globs.globs) })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), price_multiplier_ppm: eb.ref('excluded.price_multiplier_ppm'), models: eb.ref('excluded.models') })),
+    )
+    .returning(sql<boolean>`(xmax = 0)`.as('created'))
+    .executeTakeFirstOrThrow();
+  for (const k of await deps.db.selectFrom('api_keys').select(['id', 'key_hash']).where('group_id', '=', id).execute()) {
+    await notify(deps, KEY_CHANGED_SUBJECT, { key_hash: k.key_hash, key_id: k.id });
+  }
+  return { group: toGroupView((await findGroup(deps.db, id))!), created: row.created };
+}
+
+export async function listGroups(deps: Pick<AdminDeps, 'db'>): Promise<{ groups: GroupView[] }> {
+  return { groups: (await deps.db.selectFrom('groups').selectAll().orderBy('id').execute()).map(toGroupView) };
+}
+
+export async function getGroup(deps: Pick<AdminDeps, 'db'>, input: { id?: string }): Promise<GroupView> {
+  const id = checkId(input.id, '--id');
+  const g = await findGroup(deps.db, id);
+  if (!g) throw new AdminNotFoundError(`unknown group "${id}"`);
+  return toGroupView(g);
+}
+
+export async function listAccounts(deps: Pick<AdminDeps, 'db'>): Promise<{ accounts: Array<{ account_id: string; name: string; balance_nano: bigint; balance_usd: string; created_at: Date }> }> {
+  const rows = await deps.db
+    .selectFrom('accounts as a')
+    .leftJoin('balances as b', 'b.account_id', 'a.id')
+    .select(['a.id', 'a.name', 'a.created_at', 'b.balance_nano'])
+    .orderBy('a.id')
+    .execute();
+  return {
+    accounts: rows.map((r) => {
+      const bal = r.balance_nano === null ? 0n : nanoFromDb(r.balance_nano);
+      return { account_id: r.id, name: r.name, balance_nano: bal, balance_usd: nanoToUsd(bal), created_at: r.created_at };
+    }),
+  };
+}
+
+export async function listChannelsCommand(deps: Pick<AdminDeps, 'db'>) {
+  return { channels: await listChannels(deps.db) };
+}
+
+export async function getChannel(deps: Pick<AdminDeps, 'db'>, input: { id?: string }) {
+  const id = checkId(input.id, '--id');
+  const c = (await listChannels(deps.db)).find((x) => x.id === id);
+  if (!c) throw new AdminNotFoundError(`unknown channel "${id}"`);
+  return c;
+}
+
+export interface PriceView {
+  id: string;
+  channel_id: string;
+  model: string;
+  input_nano_per_mtok: bigint;
+  output_nano_per_mtok: bigint;
+  cached_input_nano_per_mtok: bigint;
+  cache_write_nano_per_mtok: bigint | null;
+  reasoning_nano_per_mtok: bigint | null;
+  request_fee_nano: bigint;
+  effective_from: Date;
+}
+
+/** The price history of a channel (optionally one model), newest first. */
+export async function priceHistory(deps: Pick<AdminDeps, 'db'>, input: { channel?: string; model?: string }): Promise<{ prices: PriceView[] }> {
+  const channel = checkId(input.channel, '--channel');
+  if (!(await findChannel(deps.db, channel))) throw new AdminNotFoundError(`unknown channel "${channel}"`);
+  let q = deps.db.selectFrom('prices').selectAll().where('channel_id', '=', channel);
+  if (input.model !== undefined) q = q.where('model', '=', required(input.model, '--model'));
+  const rows = await q.orderBy('effective_from', 'desc').orderBy('id', 'desc').execute();
+  const n = (v: string | null) => (v === null ? null : nanoFromDb(v));
+  return {
+    prices: rows.map((r) => ({
+      id: r.id,
+      channel_id: r.channel_id,
+      model: r.model,
+      input_nano_per_mtok: nanoFromDb(r.input_nano_per_mtok),
+      output_nano_per_mtok: nanoFromDb(r.output_nano_per_mtok),
+      cached_input_nano_per_mtok: nanoFromDb(r.cached_input_nano_per_mtok),
+      cache_write_nano_per_mtok: n(r.cache_write_nano_per_mtok),
+      reasoning_nano_per_mtok: n(r.reasoning_nano_per_mtok),
+      request_fee_nano: nanoFromDb(r.request_fee_nano),
+      effective_from: r.effective_from,
+    })),
+  };
+}
+
+export interface LedgerQueryInput {
+  account?: string;
+  from?: string;
+  to?: string;
+  kind?: string;
+  limit?: string;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** An account's entries in [from, to) by occurrence time, newest first, paginated by ledger id. */
+export async function ledgerQuery(deps: Pick<AdminDeps, 'db'>, input: LedgerQueryInput): Promise<{ entries: LedgerEntry[]; next_cursor: string | null }> {
+  const account = checkId(input.account, '--account');
+  const from = parseTime(input.from, '--from');
+  const to = parseTime(input.to, '--to');
+  if (from && to && from >= to) throw new AdminInputError('--from must be before --to');
+  const limit = parseInteger(input.limit, '--limit', 100, 1);
+  if (limit > 1000) throw new AdminInputError('--limit must be at most 1000');
+  if (input.kind !== undefined && !LEDGER_KINDS.includes(input.kind as LedgerKind)) throw new AdminInputError(`--kind must be one of ${LEDGER_KINDS.join(', ')}`);
+  if (input.cursor !== undefined && !/^\d{1,19}$/.test(input.cursor)) throw new AdminInputError('--cursor is not a cursor of this API');
+  if (!(await findAccount(deps.db, account))) throw new AdminNotFoundError(`unknown account "${account}"`);
+  let q = deps.db.selectFrom('ledger').selectAll().where('account_id', '=', account);
+  if (from) q = q.where('occurred_at', '>=', from);
+  if (to) q = q.where('occurred_at', '<', to);
+  if (input.kind) q = q.where('kind', '=', input.kind as LedgerKind);
+  if (input.cursor) q = q.where('id', '<', input.cursor);
+  const rows = await q.orderBy('id', 'desc').limit(limit + 1).execute();
+  const page = rows.slice(0, limit).map(toLedgerEntry);
+  return { entries: page, next_cursor: rows.length > limit ? page[page.length - 1]!.id : null };
+}
+
+// ---------------------------------------------------------------- reconciliation
+
+/** Compares the ledger with ClickHouse usage rows for [from, to); `clean` false = discrepancies (CLI exit 3). */
+export async function reconcileLedger(deps: Pick<AdminDeps, 'db' | 'clickhouse'>, input: { from?: string; to?: string }): Promise<ReconcileReport> {
+  const from = parseTime(required(input.from, '--from'), '--from')!;
+  const to = parseTime(required(input.to, '--to'), '--to')!;
+  if (from >= to) throw new AdminInputError('--from must be before --to');
+  if (!deps.clickhouse) throw new AdminInputError('reconcile needs ClickHouse (CLICKHOUSE_URL, CLICKHOUSE_DATABASE)');
+  return reconcile(deps.db, deps.clickhouse(), { from, to });
 }

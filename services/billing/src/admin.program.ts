@@ -7,6 +7,11 @@ import {
   createKey,
   ledger,
   migrate,
+  reconcileLedger,
+  rotateKey,
+  updateKey,
+  upsertGroup,
+  type KeyLimitsInput,
   revokeKey,
   setPrice,
   showAccount,
@@ -21,6 +26,8 @@ import type { LedgerEntry } from './ledger/ledger.repository';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
+/** reconcile found discrepancies. */
+export const EXIT_DISCREPANCIES = 3;
 
 export const USAGE = `usage: npm run admin -- <command> [options] [--json]
 
@@ -28,28 +35,41 @@ export const USAGE = `usage: npm run admin -- <command> [options] [--json]
   create-account  --id ID [--name NAME] [--balance-usd 100.00]
   topup           --account ID --usd 10 [--request-id ID]
   show-account    --id ID
-  create-key      --account ID --name NAME [--key sk-...] [--models 'gpt-4o*,*'] [--expires-at ISO]
+  create-key      --account ID --name NAME [--key sk-...] [--models 'gpt-4o*,*'] [--expires-at ISO] [limits]
+  update-key      --id KEY_ID [--name N] [--models GLOBS] [--expires-at ISO|none] [limits]
+                  limits: [--group ID] [--rpm N] [--tpm N] [--budget-usd-per-day 5] [--budget-usd-per-month 50]
+                          [--route-mode M] [--route-preset P]   (update-key: the value none clears one)
+  rotate-key      --id KEY_ID            (new key material, shown once; the old key stops working)
   revoke-key      --id KEY_ID
+  create-group    --id ID [--name NAME] [--price-multiplier 1.25] [--models GLOBS]
   create-channel  --id ID --provider openai|azure-openai|anthropic|gemini|openai-compatible
                   --base-url URL [--api-key KEY] [--priority N] [--weight N] [--disabled]
                   --model PUBLIC[=UPSTREAM] (repeat per model; the list replaces the channel's models)
   set-price       --channel ID --model PUBLIC --input-usd-per-mtok 0.15 --output-usd-per-mtok 0.60
-                  [--cached-input-usd-per-mtok 0.075] [--effective-from ISO]
+                  [--cached-input-usd-per-mtok 0.075] [--cache-write-usd-per-mtok 0.1875]
+                  [--reasoning-usd-per-mtok 0.60] [--request-fee-usd 0.0001] [--effective-from ISO]
   ledger          --request-id ID | --account ID [--limit 20]
+  reconcile       --from ISO --to ISO    (ledger vs ClickHouse usage_events; exit 3 on discrepancies)
 
 Amounts are decimal USD (at most 9 decimals). --json prints one JSON object on stdout.
-Exit codes: 0 ok, 1 failure, 2 bad input (nothing written).`;
+Exit codes: 0 ok, 1 failure, 2 bad input (nothing written), 3 reconcile found discrepancies.`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const s = { type: 'string' } as const;
 const b = { type: 'boolean' } as const;
+
+const LIMIT_OPTIONS = { group: s, rpm: s, tpm: s, 'budget-usd-per-day': s, 'budget-usd-per-month': s, 'route-mode': s, 'route-preset': s } as const;
 
 const OPTIONS: Record<string, Options> = {
   migrate: {},
   'create-account': { id: s, name: s, 'balance-usd': s },
   topup: { account: s, usd: s, 'request-id': s },
   'show-account': { id: s },
-  'create-key': { account: s, name: s, key: s, models: s, 'expires-at': s },
+  'create-key': { account: s, name: s, key: s, models: s, 'expires-at': s, ...LIMIT_OPTIONS },
+  'update-key': { id: s, name: s, models: s, 'expires-at': s, ...LIMIT_OPTIONS },
+  'rotate-key': { id: s },
+  'create-group': { id: s, name: s, 'price-multiplier': s, models: s },
+  reconcile: { from: s, to: s },
   'revoke-key': { id: s },
   'create-channel': { id: s, provider: s, 'base-url': s, 'api-key': s, priority: s, weight: s, model: { type: 'string', multiple: true }, disabled: b },
   'set-price': {
@@ -58,6 +78,9 @@ const OPTIONS: Record<string, Options> = {
     'input-usd-per-mtok': s,
     'output-usd-per-mtok': s,
     'cached-input-usd-per-mtok': s,
+    'cache-write-usd-per-mtok': s,
+    'reasoning-usd-per-mtok': s,
+    'request-fee-usd': s,
     'effective-from': s,
   },
   ledger: { 'request-id': s, account: s, limit: s },
@@ -76,6 +99,25 @@ interface Output {
   lines: string[];
   json: unknown;
   warnings: string[];
+  /** Default EXIT_OK. */
+  exitCode?: number;
+}
+
+/** Limit flags as the commands take them; with `clearable`, the word "none" clears a limit. */
+function limitsFrom(v: Values, clearable: boolean): KeyLimitsInput {
+  const get = (flag: string) => {
+    const x = str(v, flag);
+    return clearable && x?.trim() === 'none' ? null : x;
+  };
+  return {
+    group: get('group'),
+    rpm: get('rpm'),
+    tpm: get('tpm'),
+    budget_usd_per_day: get('budget-usd-per-day'),
+    budget_usd_per_month: get('budget-usd-per-month'),
+    route_mode: get('route-mode'),
+    route_preset: get('route-preset'),
+  };
 }
 
 function noticeWarning(n: Notice, consequence: string): string[] {
@@ -151,6 +193,7 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
         key: str(v, 'key'),
         models: str(v, 'models'),
         expires_at: str(v, 'expires-at'),
+        limits: limitsFrom(v, false),
       });
       return {
         json: r,
@@ -162,6 +205,65 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
               'store the key now: it is not kept and cannot be shown again',
             ]
           : [`key ${r.id} (prefix ${r.key_prefix}) already exists for account ${r.account_id}; nothing changed`],
+      };
+    }
+    case 'update-key': {
+      const exp = str(v, 'expires-at');
+      const r = await updateKey(deps, {
+        id: str(v, 'id'),
+        name: str(v, 'name'),
+        models: str(v, 'models'),
+        expires_at: exp?.trim() === 'none' ? null : exp,
+        ...limitsFrom(v, true),
+      });
+      const k = r.key;
+      return {
+        json: r,
+        warnings: noticeWarning(r.notice, 'ingress caches pick the change up when their entry expires'),
+        lines: [
+          `updated key ${k.id}: group ${k.group_id ?? '-'} (×${k.price_multiplier}), rpm ${k.rpm ?? '-'}, tpm ${k.tpm ?? '-'}, ` +
+            `budget/day ${k.budget_nano_per_day === null ? '-' : `${nanoToUsd(k.budget_nano_per_day)} USD`}, ` +
+            `budget/month ${k.budget_nano_per_month === null ? '-' : `${nanoToUsd(k.budget_nano_per_month)} USD`}, ` +
+            `route ${k.route_mode ?? '-'}/${k.route_preset ?? '-'}, expires ${k.expires_at?.toISOString() ?? 'never'}`,
+          ...noticeLine(r.notice),
+        ],
+      };
+    }
+    case 'rotate-key': {
+      const r = await rotateKey(deps, { id: str(v, 'id') });
+      return {
+        json: r,
+        warnings: noticeWarning(r.notice, 'ingress caches accept the old key until their entry expires'),
+        lines: [`rotated key ${r.id}; the old key no longer works`, `key: ${r.key}`, 'store the key now: it is not kept and cannot be shown again', ...noticeLine(r.notice)],
+      };
+    }
+    case 'create-group': {
+      const r = await upsertGroup(deps, { id: str(v, 'id'), name: str(v, 'name'), price_multiplier: str(v, 'price-multiplier'), models: str(v, 'models') });
+      const g = r.group;
+      return {
+        json: r,
+        warnings: [],
+        lines: [`${r.created ? 'created' : 'updated'} group ${g.id} ("${g.name}"): price ×${g.price_multiplier}, models ${g.models.join(',')}`],
+      };
+    }
+    case 'reconcile': {
+      const r = await reconcileLedger(deps, { from: str(v, 'from'), to: str(v, 'to') });
+      const line = (kind: string, d: { request_id: string; account_id: string; ledger_estimate_nano: bigint | null; ledger_charged_nano: bigint | null; clickhouse_cost_nano: bigint | null }) =>
+        `  ${kind}  ${d.request_id}  account ${d.account_id}  ledger estimate ${d.ledger_estimate_nano ?? '-'} charged ${d.ledger_charged_nano ?? '-'}  clickhouse ${d.clickhouse_cost_nano ?? '-'} (nano)`;
+      return {
+        json: r,
+        warnings: [],
+        exitCode: r.clean ? EXIT_OK : EXIT_DISCREPANCIES,
+        lines: [
+          `reconciled ${r.from.toISOString()} .. ${r.to.toISOString()}: ${r.ledger_requests} ledger usage entries, ${r.clickhouse_requests} ClickHouse rows`,
+          ...r.missing_in_clickhouse.map((d) => line('missing in ClickHouse', d)),
+          ...r.missing_in_ledger.map((d) => line('missing in ledger', d)),
+          ...r.cost_mismatches.map((d) => line('cost mismatch', d)),
+          `repriced by billing (informational): ${r.repriced.count} requests, ${r.repriced.charged_minus_estimate_nano} nano charged minus estimated`,
+          r.clean
+            ? 'clean: no discrepancies'
+            : `DISCREPANCIES: ${r.missing_in_clickhouse.length} missing in ClickHouse, ${r.missing_in_ledger.length} missing in ledger, ${r.cost_mismatches.length} cost mismatches`,
+        ],
       };
     }
     case 'revoke-key': {
@@ -207,6 +309,9 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
         input_usd_per_mtok: str(v, 'input-usd-per-mtok'),
         output_usd_per_mtok: str(v, 'output-usd-per-mtok'),
         cached_input_usd_per_mtok: str(v, 'cached-input-usd-per-mtok'),
+        cache_write_usd_per_mtok: str(v, 'cache-write-usd-per-mtok'),
+        reasoning_usd_per_mtok: str(v, 'reasoning-usd-per-mtok'),
+        request_fee_usd: str(v, 'request-fee-usd'),
         effective_from: str(v, 'effective-from'),
       });
       return {
@@ -260,7 +365,7 @@ export async function runAdmin(argv: string[], deps: AdminDeps, io: AdminIo): Pr
     for (const w of out.warnings) io.stderr(w);
     if (values.json) io.stdout(toJson(out.json));
     else for (const l of out.lines) io.stdout(l);
-    return EXIT_OK;
+    return out.exitCode ?? EXIT_OK;
   } catch (e) {
     if (e instanceof AdminInputError) {
       io.stderr(`error: ${e.message}`);

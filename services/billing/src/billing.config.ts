@@ -1,4 +1,5 @@
 import { envBool, envInt, envString, loadConnectionConfig, type Env } from '@switchyard/config';
+import { parseCredentialKey } from './crypto/credential-cipher';
 
 export interface BillingConfig {
   natsUrl: string;
@@ -15,6 +16,10 @@ export interface BillingConfig {
   migrateOnStart: boolean;
   /** Settle usage events (off for a replica that only answers key/catalog requests). */
   consumeUsage: boolean;
+  /** AES-256-GCM key for channel credentials (SWITCHYARD_CREDENTIAL_KEY); null: credentials cannot be stored. */
+  credentialKey: Buffer | null;
+  /** Bearer token of the admin API (SWITCHYARD_ADMIN_TOKEN); null: the admin API answers 503. */
+  adminToken: string | null;
 }
 
 export function loadBillingConfig(env: Env = process.env): BillingConfig {
@@ -29,5 +34,7 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
     batchWaitMs: envInt(env, 'BILLING_BATCH_WAIT_MS', 1_000, 1_000),
     migrateOnStart: envBool(env, 'BILLING_MIGRATE_ON_START', true),
     consumeUsage: envBool(env, 'BILLING_CONSUME_USAGE', true),
+    credentialKey: parseCredentialKey(env.SWITCHYARD_CREDENTIAL_KEY),
+    adminToken: env.SWITCHYARD_ADMIN_TOKEN?.trim() || null,
   };
 }

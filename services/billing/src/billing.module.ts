@@ -16,7 +16,11 @@ import type { BillingConfig } from './billing.config';
 import { BILLING_CONFIG, BILLING_OPTIONS, DATABASE, LOGGER, NATS, RESPONDERS, USAGE_CONSUMER } from './billing.tokens';
 import { createDb, type DB } from './db/database';
 import { migrateToLatest } from './db/migrate';
+import { encryptLegacyCredentials } from './channels/channels.repository';
+import { CREDENTIAL_KEY_ENV, CREDENTIAL_KEY_HELP } from './crypto/credential-cipher';
 import { HealthController } from './http/health.controller';
+import { AdminController } from './http/admin.controller';
+import { MeController } from './http/me.controller';
 import { BillingUsageConsumer, type BillingConsumerOptions } from './ledger/usage.consumer';
 import { createBillingResponders } from './nats/billing.responders';
 import type { Responder } from './nats/responder';
@@ -41,7 +45,7 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
   static forRoot(config: BillingConfig, options: BillingModuleOptions = {}): DynamicModule {
     return {
       module: BillingModule,
-      controllers: [HealthController],
+      controllers: [HealthController, AdminController, MeController],
       providers: [
         { provide: BILLING_CONFIG, useValue: config },
         { provide: BILLING_OPTIONS, useValue: options },
@@ -55,6 +59,12 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
               if (cfg.migrateOnStart) {
                 const applied = await migrateToLatest(db);
                 log.info({ applied, db: redactUrl(cfg.databaseUrl) }, applied.length ? 'migrations applied' : 'schema up to date');
+              }
+              if (cfg.credentialKey) {
+                const n = await encryptLegacyCredentials(db, cfg.credentialKey);
+                if (n > 0) log.info({ channels: n }, 'plaintext channel credentials encrypted');
+              } else {
+                log.warn(`${CREDENTIAL_KEY_ENV} is not set: channel credentials cannot be stored; ${CREDENTIAL_KEY_HELP}`);
               }
             } catch (e) {
               await db.destroy();
@@ -79,8 +89,8 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
         },
         {
           provide: RESPONDERS,
-          inject: [NATS, DATABASE, LOGGER],
-          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger) => createBillingResponders(nc, db, log),
+          inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG],
+          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) => createBillingResponders(nc, db, log, cfg.credentialKey),
         },
         {
           provide: USAGE_CONSUMER,
@@ -96,7 +106,7 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
               : null,
         },
       ],
-      exports: [DATABASE, NATS, LOGGER, USAGE_CONSUMER],
+      exports: [DATABASE, NATS, LOGGER, USAGE_CONSUMER, BILLING_CONFIG],
     };
   }
 

@@ -11,6 +11,7 @@ import { BillingModule, type BillingModuleOptions } from './billing.module';
 import { DATABASE, NATS, USAGE_CONSUMER } from './billing.tokens';
 import type { DB } from './db/database';
 import type { BillingUsageConsumer } from './ledger/usage.consumer';
+import { OpenAiErrorFilter } from './http/openai-error.filter';
 
 export interface StartBillingOptions extends BillingModuleOptions {
   /** Environment to read the config from (default: process.env). */
@@ -42,6 +43,7 @@ export async function startBilling(opts: StartBillingOptions = {}): Promise<Runn
   const app = await NestFactory.create<NestFastifyApplication>(BillingModule.forRoot(config, opts), new FastifyAdapter(), {
     logger: opts.nestLogLevels ?? ['error', 'warn'],
   });
+  app.useGlobalFilters(new OpenAiErrorFilter());
   if (opts.shutdownHooks) app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -4,6 +4,7 @@ import type { Db, DB } from '../db/database';
 import { nanoFromDb, nanoToSafeNumber } from '../money';
 import type { ChannelRow, NewChannel } from './channels.table';
 import type { NewChannelModel } from './channel-models.table';
+import { CIPHERTEXT_PREFIX, encryptCredential } from '../crypto/credential-cipher';
 
 export async function findChannel(db: Db, id: string): Promise<Omit<ChannelRow, 'credential'> | undefined> {
   return db
@@ -59,7 +60,17 @@ export async function upsertChannel(
 
 export async function insertPrice(
   db: Db,
-  price: { channel_id: string; model: string; input: bigint; output: bigint; cached_input: bigint; effective_from?: Date },
+  price: {
+    channel_id: string;
+    model: string;
+    input: bigint;
+    output: bigint;
+    cached_input: bigint;
+    cache_write?: bigint | null;
+    reasoning?: bigint | null;
+    request_fee?: bigint;
+    effective_from?: Date;
+  },
 ): Promise<{ id: string; effective_from: Date }> {
   return db
     .insertInto('prices')
@@ -69,6 +80,9 @@ export async function insertPrice(
       input_nano_per_mtok: price.input,
       output_nano_per_mtok: price.output,
       cached_input_nano_per_mtok: price.cached_input,
+      cache_write_nano_per_mtok: price.cache_write ?? null,
+      reasoning_nano_per_mtok: price.reasoning ?? null,
+      request_fee_nano: price.request_fee ?? 0n,
       ...(price.effective_from ? { effective_from: price.effective_from } : {}),
     })
     .returning(['id', 'effective_from'])
@@ -169,4 +183,34 @@ export async function loadCatalog(db: Db): Promise<LoadedCatalog> {
 /** The upstream credential of one channel: undefined when the channel does not exist. */
 export async function findChannelCredential(db: Db, channelId: string): Promise<{ credential: string | null } | undefined> {
   return db.selectFrom('channels').select('credential').where('id', '=', channelId).executeTakeFirst();
+}
+
+/** Encrypts every credential still stored as plaintext (from before encryption); returns how many. */
+export async function encryptLegacyCredentials(db: Db, key: Buffer): Promise<number> {
+  const rows = await db
+    .selectFrom('channels')
+    .select(['id', 'credential'])
+    .where('credential', 'is not', null)
+    .where('credential', 'not like', `${CIPHERTEXT_PREFIX}%`)
+    .execute();
+  for (const r of rows) {
+    await db
+      .updateTable('channels')
+      .set({ credential: encryptCredential(r.credential!, key) })
+      .where('id', '=', r.id)
+      .where('credential', '=', r.credential)
+      .execute();
+  }
+  return rows.length;
+}
+
+export async function listChannels(db: Db): Promise<Array<Omit<ChannelRow, 'credential'> & { has_credential: boolean; models: NewChannelModel[] }>> {
+  const channels = await db
+    .selectFrom('channels')
+    .select(['id', 'provider', 'base_url', 'priority', 'weight', 'enabled', 'created_at'])
+    .select(sql<boolean>`credential is not null`.as('has_credential'))
+    .orderBy('id')
+    .execute();
+  const models = await db.selectFrom('channel_models').selectAll().orderBy('channel_id').orderBy('model').execute();
+  return channels.map((c) => ({ ...c, models: models.filter((m) => m.channel_id === c.id) }));
 }

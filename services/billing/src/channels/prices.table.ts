@@ -14,6 +14,11 @@ export interface PricesTable {
   input_nano_per_mtok: Nano;
   output_nano_per_mtok: Nano;
   cached_input_nano_per_mtok: Nano;
+  /** Null: priced as input. */
+  cache_write_nano_per_mtok: ColumnType<string | null, bigint | string | null | undefined, never>;
+  /** Null: priced as output. */
+  reasoning_nano_per_mtok: ColumnType<string | null, bigint | string | null | undefined, never>;
+  request_fee_nano: ColumnType<string, bigint | string | undefined, never>;
   effective_from: ColumnType<Date, Date | string | undefined, never>;
 }
 export type PriceRow = Selectable<PricesTable>;

@@ -7,6 +7,7 @@ import type { ChannelsTable } from '../channels/channels.table';
 import type { ChannelModelsTable } from '../channels/channel-models.table';
 import type { PricesTable } from '../channels/prices.table';
 import type { LedgerTable } from '../ledger/ledger.table';
+import type { GroupsTable } from '../groups/groups.table';
 
 export interface DB {
   accounts: AccountsTable;
@@ -16,6 +17,7 @@ export interface DB {
   channel_models: ChannelModelsTable;
   prices: PricesTable;
   ledger: LedgerTable;
+  groups: GroupsTable;
 }
 
 /** What repositories take: the database or a transaction on it. */

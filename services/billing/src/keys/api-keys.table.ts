@@ -14,6 +14,16 @@ export interface ApiKeysTable {
   revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
+  group_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Requests / tokens per minute; null = unlimited. */
+  rpm: ColumnType<number | null, number | null | undefined, number | null>;
+  tpm: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Spend budgets in nano-USD (UTC day / month); null = none. */
+  budget_nano_per_day: ColumnType<string | null, bigint | string | null | undefined, bigint | string | null>;
+  budget_nano_per_month: ColumnType<string | null, bigint | string | null | undefined, bigint | string | null>;
+  route_mode: ColumnType<string | null, string | null | undefined, string | null>;
+  route_preset: ColumnType<string | null, string | null | undefined, string | null>;
+  rotated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;

@@ -28,6 +28,12 @@ export interface LedgerTable {
   cached_input_tokens: Int8;
   reasoning_tokens: Int8;
   trace_id: string | null;
+  /** Usage: ingress's cost from its price snapshot. */
+  estimate_nano: ColumnType<string | null, bigint | string | null | undefined, never>;
+  /** Usage: the price row billing charged with (null: no price in force, the estimate × multiplier was booked). */
+  price_id: ColumnType<string | null, bigint | string | null | undefined, never>;
+  price_multiplier_ppm: ColumnType<string | null, bigint | string | null | undefined, never>;
+  cache_write_tokens: Int8;
   occurred_at: ColumnType<Date, Date | string, never>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }

@@ -35,6 +35,9 @@ describe('usage event → ledger entry', () => {
       kind: 'usage',
       key_id: 'key_1',
       amount_nano: -9_007_199_254_740_991n,
+      estimate_nano: 9_007_199_254_740_991n,
+      price_id: null,
+      price_multiplier_ppm: null,
       model: 'gpt-4o-mini-2024-07-18',
       channel_id: 'fast',
       input_tokens: 10,
@@ -50,5 +53,10 @@ describe('usage event → ledger entry', () => {
     const entry = usageToEntry({ ...event, cost_nano: 0, model_served: '', channel_id: '', status: 'error' });
     expect(entry).toMatchObject({ amount_nano: 0n, model: 'gpt-4o-mini', channel_id: null });
     expect(entry.amount_nano === 0n).toBe(true);
+  });
+
+  it("debits billing's charge and keeps ingress's estimate beside it", () => {
+    const entry = usageToEntry(event, { amount_nano: 123n, estimate_nano: 9_007_199_254_740_991n, price_id: '7', multiplier_ppm: 1_500_000n });
+    expect(entry).toMatchObject({ amount_nano: -123n, estimate_nano: 9_007_199_254_740_991n, price_id: '7', price_multiplier_ppm: 1_500_000n });
   });
 });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { UsageEventV1 } from '@switchyard/contracts';
 import type { DB } from '../db/database';
 import { postEntries, type NewEntry } from './ledger.repository';
+import { chargeUsageEvents, type UsageCharge } from './usage.pricing';
 
 export type SettleOutcome =
   /** Booked now; the balance moved by the cost. */
@@ -11,13 +12,20 @@ export type SettleOutcome =
   /** Already in the ledger (redelivery or duplicate publish): nothing changed. */
   | { request_id: string; status: 'duplicate' };
 
-/** The ledger row of a usage event: a debit of its cost, even when that cost is 0 (the request happened). */
-export function usageToEntry(event: UsageEventV1): NewEntry {
+/**
+ * The ledger row of a usage event: a debit of billing's authoritative charge
+ * (ingress's `cost_nano` when no charge is given), even when it is 0 (the
+ * request happened). Ingress's estimate is kept in `estimate_nano`.
+ */
+export function usageToEntry(event: UsageEventV1, charge?: UsageCharge): NewEntry {
   return {
     request_id: event.request_id,
     kind: 'usage',
     key_id: event.key_id,
-    amount_nano: -BigInt(event.cost_nano),
+    amount_nano: -(charge?.amount_nano ?? BigInt(event.cost_nano)),
+    estimate_nano: BigInt(event.cost_nano),
+    price_id: charge?.price_id ?? null,
+    price_multiplier_ppm: charge?.multiplier_ppm ?? null,
     model: event.model_served || event.model_requested,
     channel_id: event.channel_id || null,
     input_tokens: event.usage.input_tokens,
@@ -51,15 +59,17 @@ export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEve
   const outcomes = new Map<string, SettleOutcome>();
 
   await db.transaction().execute(async (trx) => {
+    const charges = await chargeUsageEvents(trx, [...byAccount.values()].flat());
     for (const account of accounts) {
       const list = byAccount.get(account)!;
       list.sort((a, b) => Date.parse(a.occurred_at) - Date.parse(b.occurred_at) || (a.request_id < b.request_id ? -1 : 1));
-      const result = await postEntries(trx, account, list.map(usageToEntry));
+      const result = await postEntries(trx, account, list.map((e) => usageToEntry(e, charges.get(e.request_id))));
       for (const e of list) {
         const after = result.posted.get(e.request_id);
+        const amount = -charges.get(e.request_id)!.amount_nano;
         if (after === undefined) outcomes.set(e.request_id, { request_id: e.request_id, status: 'duplicate' });
-        else if (after === null) outcomes.set(e.request_id, { request_id: e.request_id, status: 'no_balance', amount_nano: -BigInt(e.cost_nano) });
-        else outcomes.set(e.request_id, { request_id: e.request_id, status: 'settled', amount_nano: -BigInt(e.cost_nano), balance_after_nano: after });
+        else if (after === null) outcomes.set(e.request_id, { request_id: e.request_id, status: 'no_balance', amount_nano: amount });
+        else outcomes.set(e.request_id, { request_id: e.request_id, status: 'settled', amount_nano: amount, balance_after_nano: after });
       }
     }
   });

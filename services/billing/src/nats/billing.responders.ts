@@ -17,7 +17,8 @@ import {
 } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { DB } from '../db/database';
-import { findKeyByHash, toKeySnapshot } from '../keys/api-keys.repository';
+import { findKeyWithGroupByHash, toKeySnapshot } from '../keys/api-keys.repository';
+import { decryptCredential } from '../crypto/credential-cipher';
 import { findChannelCredential, loadCatalog } from '../channels/channels.repository';
 import { Responder, decodeJson } from './responder';
 
@@ -25,7 +26,7 @@ import { Responder, decodeJson } from './responder';
 export async function resolveKey(db: Kysely<DB>, data: Uint8Array): Promise<KeyResolveReply> {
   const req = keyResolveRequestSchema.safeParse(decodeJson(data));
   if (!req.success) return { found: false };
-  const row = await findKeyByHash(db, req.data.key_hash);
+  const row = await findKeyWithGroupByHash(db, req.data.key_hash);
   return keyResolveReplySchema.parse(row ? { found: true, key: toKeySnapshot(row) } : { found: false });
 }
 
@@ -48,17 +49,17 @@ export async function catalogReply(db: Kysely<DB>, log: Logger): Promise<Catalog
 }
 
 /** CHANNEL_CREDENTIAL_SUBJECT: `{channel_id}` → its upstream key. The key is never logged. */
-export async function channelCredential(db: Kysely<DB>, data: Uint8Array): Promise<ChannelCredentialReply> {
+export async function channelCredential(db: Kysely<DB>, data: Uint8Array, credentialKey: Buffer | null = null): Promise<ChannelCredentialReply> {
   const req = channelCredentialRequestSchema.safeParse(decodeJson(data));
   if (!req.success) return { channel_id: '', found: false, api_key: null };
   const row = await findChannelCredential(db, req.data.channel_id);
-  return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: row?.credential ?? null });
+  return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: row?.credential ? decryptCredential(row.credential, credentialKey) : null });
 }
 
-export function createBillingResponders(nc: NatsConnection, db: Kysely<DB>, log: Logger): Responder[] {
+export function createBillingResponders(nc: NatsConnection, db: Kysely<DB>, log: Logger, credentialKey: Buffer | null = null): Responder[] {
   return [
     new Responder(nc, { subject: KEY_RESOLVE_SUBJECT, handle: (d) => resolveKey(db, d) }, log),
     new Responder(nc, { subject: CATALOG_SUBJECT, handle: () => catalogReply(db, log) }, log),
-    new Responder(nc, { subject: CHANNEL_CREDENTIAL_SUBJECT, handle: (d) => channelCredential(db, d) }, log),
+    new Responder(nc, { subject: CHANNEL_CREDENTIAL_SUBJECT, handle: (d) => channelCredential(db, d, credentialKey) }, log),
   ];
 }

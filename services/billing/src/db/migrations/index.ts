@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import { init } from './2026_11_25_0001_init';
+import { groupsLimitsPricing } from './2026_11_26_0002_groups_limits_pricing';
 
 /**
  * Every migration, by timestamp name. Static (no directory scan) so the built
@@ -8,4 +9,5 @@ import { init } from './2026_11_25_0001_init';
  */
 export const migrations: Record<string, Migration> = {
   '2026_11_25_0001_init': init,
+  '2026_11_26_0002_groups_limits_pricing': groupsLimitsPricing,
 };
