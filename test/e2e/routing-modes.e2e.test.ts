@@ -169,6 +169,8 @@ describe('race (several channels at once)', () => {
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }),
     });
     expect(r.status).toBe(400);
-    expect(((await r.json()) as { error: { param: string } }).error.param).toBe('route.mode');
+    const body = (await r.json()) as { error: { param: string; code: string; message: string } };
+    expect(body.error.code).toBe('invalid_route');
+    expect(body.error.message).toContain('teleport');
   });
 });

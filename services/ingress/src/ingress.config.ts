@@ -1,7 +1,8 @@
 import { envBool, envInt, loadConnectionConfig, type Env } from '@switchyard/config';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RaceConfig } from './chat/route-mode';
+import { POOL_STRATEGIES, type PoolStrategy } from '@switchyard/routing';
+import type { ChannelHealthConfig } from './routing/channel-health.book';
 
 export interface UpstreamTimeouts {
   /** TCP/TLS connect. */
@@ -14,6 +15,16 @@ export interface UpstreamTimeouts {
   idleMs: number;
   /** Whole attempt, from send to last byte. */
   totalMs: number;
+}
+
+export interface RaceConfig {
+  enabled: boolean;
+  /** Most channels one race starts at once. */
+  maxParallel: number;
+  /** A race with nothing open by then is answered 504 (a non-streamed answer must be complete by then). */
+  timeoutMs: number;
+  /** Extra attempts (race and hedge) running at once across all requests of this ingress. */
+  globalCap: number;
 }
 
 export interface IngressConfig {
@@ -32,6 +43,9 @@ export interface IngressConfig {
   /** Where usage events overflow to (and wait at shutdown) while NATS is unreachable. */
   usageSpoolDir: string;
   race: RaceConfig;
+  health: ChannelHealthConfig;
+  /** Orders equally scored channels. */
+  poolStrategy: PoolStrategy;
 }
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
@@ -59,5 +73,21 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
       timeoutMs: envInt(env, 'INGRESS_RACE_TIMEOUT_MS', 30_000, 1),
       globalCap: envInt(env, 'INGRESS_PARALLEL_ATTEMPTS_CAP', 1_000, 1),
     },
+    health: {
+      breaker: {
+        failureThreshold: envInt(env, 'INGRESS_BREAKER_FAILURES', 5, 1),
+        openMs: envInt(env, 'INGRESS_BREAKER_OPEN_MS', 60_000, 1),
+        successThreshold: envInt(env, 'INGRESS_BREAKER_SUCCESSES', 2, 1),
+      },
+      disableMs: envInt(env, 'INGRESS_CHANNEL_DISABLE_MS', 600_000, 1),
+      rateLimitCooldownMs: envInt(env, 'INGRESS_RATE_LIMIT_COOLDOWN_MS', 10_000, 0),
+    },
+    poolStrategy: readPoolStrategy(env.INGRESS_POOL_STRATEGY),
   };
+}
+
+function readPoolStrategy(v: string | undefined): PoolStrategy {
+  if (!v) return 'round_robin';
+  if ((POOL_STRATEGIES as readonly string[]).includes(v)) return v as PoolStrategy;
+  throw new Error(`INGRESS_POOL_STRATEGY must be one of ${POOL_STRATEGIES.join(', ')}, got "${v}"`);
 }

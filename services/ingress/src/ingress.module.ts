@@ -11,6 +11,8 @@ import { PlanStore } from './plan/plan.store';
 import { CredentialCache } from './upstream/credential.cache';
 import { UpstreamPools } from './upstream/upstream.pool';
 import { ClusterRateLimiter } from './limits/cluster-rate-limiter';
+import { ChannelHealthBook } from './routing/channel-health.book';
+import { PoolSelector } from '@switchyard/routing';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
@@ -69,13 +71,18 @@ export const LOGGER = Symbol('LOGGER');
         }),
     },
     {
+      provide: ChannelHealthBook,
+      inject: [INGRESS_CONFIG],
+      useFactory: (cfg: IngressConfig) => new ChannelHealthBook(cfg.health),
+    },
+    {
       provide: ClusterRateLimiter,
       inject: [NATS],
       useFactory: (nc: NatsConnection) => ClusterRateLimiter.open(nc),
     },
     {
       provide: ChatCompletionsHandler,
-      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter],
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook],
       useFactory: (
         keys: KeyCache,
         plans: PlanStore,
@@ -85,6 +92,7 @@ export const LOGGER = Symbol('LOGGER');
         cfg: IngressConfig,
         log: Logger,
         limiter: ClusterRateLimiter,
+        health: ChannelHealthBook,
       ) =>
         new ChatCompletionsHandler({
           keys,
@@ -96,6 +104,8 @@ export const LOGGER = Symbol('LOGGER');
           timeouts: cfg.timeouts,
           race: cfg.race,
           limiter,
+          health,
+          pool: new PoolSelector(cfg.poolStrategy),
           log,
         }),
     },

@@ -8,7 +8,7 @@ import type { KeyCache, ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import { GatewayError } from '../errors/gateway-error';
 import { asGatewayError, toOpenAIError } from '../errors/openai-error';
-import type { UpstreamTimeouts } from '../ingress.config';
+import type { RaceConfig, UpstreamTimeouts } from '../ingress.config';
 import type { PlanStore } from '../plan/plan.store';
 import { buildChatCompletionsRequest } from '../providers/openai/api';
 import { OpenAIStreamObserver } from '../providers/openai/stream';
@@ -18,7 +18,21 @@ import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
 import { readChatRequest, type ChatRequestView } from './chat-request.validation';
-import { readRouteChoice, type RaceConfig, type RouteChoice } from './route-mode';
+import {
+  backoffDelayMs,
+  explanationToHeader,
+  explanationToSpanAttribute,
+  formatRouteErrors,
+  keyRouteDefaults,
+  planRoute,
+  resolveRoutePreferences,
+  routingActionFor,
+  type AttemptPlan,
+  type PlannedAttempt,
+  type PoolSelector,
+  type RoutePreferences,
+} from '@switchyard/routing';
+import type { ChannelHealthBook } from '../routing/channel-health.book';
 import { UpstreamAttempt } from './upstream-attempt';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { rateLimitHeaders } from '../limits/rate-limit-headers';
@@ -33,12 +47,15 @@ export interface ChatDeps {
   timeouts: UpstreamTimeouts;
   race: RaceConfig;
   limiter: ClusterRateLimiter;
+  health: ChannelHealthBook;
+  pool: PoolSelector;
   log: Logger;
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
 const CANCELLED = () => new GatewayError('upstream_error', { message: 'another channel answered first', errorClass: 'cancelled' });
+const CLIENT_GONE = () => new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' });
 
 /** What one client request went through; becomes the usage event. */
 interface Exchange {
@@ -47,7 +64,8 @@ interface Exchange {
   startedAt: number;
   key: ResolvedKey;
   view: ChatRequestView;
-  route: RouteChoice;
+  prefs: RoutePreferences;
+  mode: string;
   span: Span;
   attempts: UpstreamAttempt[];
   winner: UpstreamAttempt | null;
@@ -94,7 +112,7 @@ interface OpenedStream {
  * event. Nothing here waits on a database or the bus.
  */
 export class ChatCompletionsHandler {
-  /** Upstream attempts running as part of races, across all requests. */
+  /** Extra upstream attempts (race and hedge) running now, across all requests. */
   private parallelInFlight = 0;
 
   constructor(private readonly deps: ChatDeps) {}
@@ -103,7 +121,19 @@ export class ChatCompletionsHandler {
     const startedAt = performance.now();
     const key = await authenticate(this.deps.keys, req);
     const view = readChatRequest(req.body);
-    const route = readRouteChoice(req.headers['x-switchyard-route'], view.body, this.deps.race);
+    const resolved = resolveRoutePreferences({
+      key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
+      header: typeof req.headers['x-switchyard-route'] === 'string' ? req.headers['x-switchyard-route'] : null,
+      body: view.body.route,
+    });
+    if (!resolved.ok) {
+      throw new GatewayError('invalid_request', {
+        message: `Invalid routing preferences: ${formatRouteErrors(resolved.errors)}.`,
+        param: resolved.errors[0]?.field ?? 'route',
+        code: 'invalid_route',
+      });
+    }
+    const prefs = resolved.value;
     if (!key.allowsModel(view.model)) {
       throw new GatewayError('permission_denied', {
         message: `This API key may not use the model '${view.model}'.`,
@@ -140,7 +170,7 @@ export class ChatCompletionsHandler {
         'switchyard.model': view.model,
         'switchyard.stream': view.stream,
         'switchyard.key_id': key.key_id,
-        'switchyard.route_mode': route.mode,
+        'switchyard.route_mode_requested': prefs.mode,
       },
     });
     const ex: Exchange = {
@@ -149,7 +179,8 @@ export class ChatCompletionsHandler {
       startedAt,
       key,
       view,
-      route,
+      prefs,
+      mode: prefs.mode,
       span,
       attempts: [],
       winner: null,
@@ -166,7 +197,24 @@ export class ChatCompletionsHandler {
       for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
     });
     try {
-      const opened = route.mode === 'race' ? await this.race(ex, candidates) : await this.fallback(ex, candidates);
+      const plan = planRoute({
+        model: view.model,
+        candidates,
+        health: (channelId) => this.deps.health.health(channelId, view.model),
+        preferences: prefs,
+        config: { race: { enabled: this.deps.race.enabled, maxN: this.deps.race.maxParallel } },
+        pool: this.deps.pool,
+        stickyKey: key.key_id,
+        inFlight: (channelId) => this.deps.health.inFlightOf(channelId),
+        parallel: { inFlight: this.parallelInFlight, cap: this.deps.race.globalCap },
+        now: Date.now,
+        random: Math.random,
+      });
+      ex.mode = plan.mode;
+      span.setAttribute('switchyard.route_mode', plan.mode);
+      span.setAttribute('switchyard.route.explanation', explanationToSpanAttribute(plan.explanation));
+      if (req.headers['x-switchyard-explain'] === '1') void reply.header('x-switchyard-explain', explanationToHeader(plan.explanation));
+      const opened = await this.execute(ex, plan);
       ex.winner = opened.attempt;
       if (opened.kind === 'json') this.commitJson(ex, opened, reply);
       else await this.commitStream(ex, opened, reply);
@@ -183,65 +231,118 @@ export class ChatCompletionsHandler {
     }
   }
 
-  /** Channels in plan order, one at a time, until one answers or an error no other channel can fix. */
-  private async fallback(ex: Exchange, candidates: readonly PlanCandidate[]): Promise<Opened> {
+  /**
+   * Runs the plan: a race starts its first channels at once; otherwise
+   * channels go one at a time, the first hedged when the plan says so, with
+   * what each failure's class calls for in between (backoff, next channel
+   * at once, or back to the client).
+   */
+  private async execute(ex: Exchange, plan: AttemptPlan): Promise<Opened> {
+    if (plan.attempts.length === 0) {
+      throw new GatewayError('no_channel', {
+        message: `No channel can serve '${ex.view.model}' right now: ${plan.explanation.no_candidate_reason ?? 'all excluded'}.`,
+        code: 'no_available_channel',
+      });
+    }
+    if (plan.start_at_once > 1) {
+      return this.stagger(ex, plan.attempts.slice(0, plan.start_at_once).map((a) => ({ attempt: a, delayMs: 0 })), this.deps.race.timeoutMs);
+    }
     let lastError: GatewayError | undefined;
-    for (const candidate of candidates) {
+    let failures = 0;
+    const tried = new Set<string>();
+    for (let i = 0; i < plan.attempts.length; i++) {
+      const planned = plan.attempts[i]!;
+      if (tried.has(planned.channel_id)) continue;
       if (ex.clientGone) break;
       try {
-        return await this.open(ex, candidate);
+        if (i === 0 && plan.hedge && ex.prefs.allow_fallbacks) {
+          const hedgeWith = plan.attempts.find((a) => a.channel_id === plan.hedge!.channel_id);
+          if (hedgeWith) {
+            tried.add(planned.channel_id).add(hedgeWith.channel_id);
+            return await this.stagger(ex, [
+              { attempt: planned, delayMs: 0 },
+              { attempt: hedgeWith, delayMs: plan.hedge.after_ms },
+            ]);
+          }
+        }
+        tried.add(planned.channel_id);
+        return await this.openPlanned(ex, planned);
       } catch (e) {
         const err = asGatewayError(e);
         lastError = err;
-        if (!err.retryable) throw err;
-        this.deps.log.warn({ request_id: ex.requestId, channel_id: candidate.channel_id, error_class: err.errorClass }, 'upstream attempt failed; trying the next channel');
+        const action = routingActionFor(err.errorClass ?? 'unknown');
+        if (!err.retryable || !action.next_channel || !ex.prefs.allow_fallbacks) throw err;
+        failures++;
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: err.channelId, error_class: err.errorClass }, 'upstream attempt failed; trying the next channel');
+        if (action.backoff && i + 1 < plan.attempts.length) await sleep(backoffDelayMs(failures - 1, Math.random));
       }
     }
-    throw lastError ?? new GatewayError('no_channel', { message: 'No channel could serve the request.' });
+    throw lastError ?? new GatewayError('no_channel', { message: 'No channel could serve the request.', code: 'no_available_channel' });
+  }
+
+  /** Opens a planned attempt unless its breaker refuses (another request took the probe slot). */
+  private openPlanned(ex: Exchange, planned: PlannedAttempt): Promise<Opened> {
+    if (!this.deps.health.begin(planned.candidate, ex.view.model)) {
+      return Promise.reject(
+        new GatewayError('no_channel', {
+          message: `channel ${planned.channel_id} is not accepting requests (circuit open)`,
+          retryable: true,
+          channelId: planned.channel_id,
+          errorClass: 'transient',
+        }),
+      );
+    }
+    return this.open(ex, planned.candidate);
   }
 
   /**
-   * The first channels of the plan at once; the first to answer (for streams:
-   * its first content) wins and the others are aborted at once. Only the
-   * winner is committed and billed. All failed → 503 naming each attempt's
-   * error class; none in time → 504.
+   * Starts attempts at their delays (0 for a race, a p95 TTFT for a hedge);
+   * the first to open wins and the others are aborted at once. When every
+   * started attempt has failed, the next waiting one starts right away. All
+   * failed → 503 naming each attempt (or the one permanent error); the
+   * optional deadline passed with nothing open → 504.
    */
-  private race(ex: Exchange, candidates: readonly PlanCandidate[]): Promise<Opened> {
-    const room = Math.max(1, this.deps.race.globalCap - this.parallelInFlight);
-    const field = candidates.slice(0, Math.min(ex.route.raceWidth, candidates.length, room));
-    this.parallelInFlight += field.length;
+  private stagger(ex: Exchange, field: Array<{ attempt: PlannedAttempt; delayMs: number }>, deadlineMs?: number): Promise<Opened> {
     const started = ex.attempts.length;
     return new Promise<Opened>((resolve, reject) => {
       let settled = false;
-      let failures = 0;
+      let running = 0;
+      let next = 0;
       const errors: GatewayError[] = [];
-      const timer = setTimeout(() => {
-        if (settled) return;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = () => {
         settled = true;
-        for (const a of ex.attempts.slice(started)) {
-          const err = new GatewayError('upstream_timeout', { message: 'race timed out', errorClass: 'timeout', timeoutPhase: 'total' });
-          a.abort(err);
-          if (a.endedAt === null) a.fail(err);
-        }
+        for (const t of timers) clearTimeout(t);
+      };
+      const failAll = () => {
+        finish();
+        const permanent = errors.find((err) => !err.retryable);
+        if (permanent || errors.length === 1) return reject(permanent ?? errors[0]);
+        const summary = errors.map((err) => `${err.channelId ?? '?'}: ${err.errorClass ?? err.kind}${err.upstreamStatus ? ` (${err.upstreamStatus})` : ''}`).join('; ');
         reject(
-          new GatewayError('upstream_timeout', {
-            message: `No channel answered within the race timeout (${this.deps.race.timeoutMs} ms).`,
-            code: 'timeout_race',
-            errorClass: 'timeout',
-            timeoutPhase: 'total',
+          new GatewayError('no_channel', {
+            message: `Every channel tried failed: ${summary}.`,
+            code: 'all_channels_failed',
+            errorClass: errors[0]?.errorClass ?? 'unknown',
+            retryable: errors.every((err) => err.retryable),
           }),
         );
-      }, this.deps.race.timeoutMs);
-      for (const candidate of field) {
-        this.open(ex, candidate).then(
+      };
+      const launch = () => {
+        if (settled || next >= field.length) return;
+        const { attempt } = field[next++]!;
+        if (next > 1) this.parallelInFlight++;
+        running++;
+        this.openPlanned(ex, attempt).then(
           (opened) => {
-            this.parallelInFlight--;
+            running--;
+            if (next > 1) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
             if (settled) {
               discard(opened);
+              this.report(ex, opened.attempt, CANCELLED());
               return;
             }
-            settled = true;
-            clearTimeout(timer);
+            finish();
             for (const a of ex.attempts.slice(started)) {
               if (a === opened.attempt) continue;
               // Marked now, not when the abort lands, so the usage event built next says so.
@@ -251,22 +352,39 @@ export class ChatCompletionsHandler {
             resolve(opened);
           },
           (e: unknown) => {
-            this.parallelInFlight--;
+            running--;
+            if (next > 1) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
+            if (settled) return;
             errors.push(asGatewayError(e));
-            if (settled || ++failures < field.length) return;
-            settled = true;
-            clearTimeout(timer);
-            const summary = errors.map((err) => `${err.channelId ?? '?'}: ${err.errorClass ?? err.kind}${err.upstreamStatus ? ` (${err.upstreamStatus})` : ''}`).join('; ');
-            const permanent = errors.find((err) => !err.retryable && err.errorClass === 'permanent');
-            reject(
-              permanent ??
-                new GatewayError('no_channel', {
-                  message: `Every raced channel failed: ${summary}.`,
-                  code: 'all_channels_failed',
-                  errorClass: errors[0]?.errorClass ?? 'unknown',
-                }),
-            );
+            if (running > 0) return;
+            if (next < field.length) launch(); // nothing left running: do not wait for the hedge timer
+            else failAll();
           },
+        );
+      };
+      for (let i = 0; i < field.length; i++) {
+        if (field[i]!.delayMs <= 0) launch();
+        else timers.push(setTimeout(launch, field[i]!.delayMs));
+      }
+      if (deadlineMs !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            if (settled) return;
+            finish();
+            for (const a of ex.attempts.slice(started)) {
+              const err = new GatewayError('upstream_timeout', { message: 'race timed out', errorClass: 'timeout', timeoutPhase: 'total' });
+              a.abort(err);
+              if (a.endedAt === null) a.fail(err);
+            }
+            reject(
+              new GatewayError('upstream_timeout', {
+                message: `No channel answered within the race timeout (${deadlineMs} ms).`,
+                code: 'timeout_race',
+                errorClass: 'timeout',
+                timeoutPhase: 'total',
+              }),
+            );
+          }, deadlineMs),
         );
       }
     });
@@ -359,16 +477,34 @@ export class ChatCompletionsHandler {
       attempt.markFirstToken();
       return opened;
     } catch (e) {
-      const err = asGatewayError(e);
+      let err = asGatewayError(e);
       if (attempt.endedAt === null) attempt.fail(err);
+      // An attempt already marked (a race loser, a timed-out race) keeps that reason.
+      if (attempt.errorClass === 'cancelled' && err.errorClass !== 'cancelled') err = CANCELLED();
       endAttemptSpan(span, attempt, err);
+      this.report(ex, attempt, err);
       throw err;
     }
+  }
+
+  /** Tells the health book how an attempt ended (exactly once per attempt). */
+  private report(ex: Exchange, attempt: UpstreamAttempt, err: GatewayError | null, outputTokens?: number): void {
+    this.deps.health.end({
+      candidate: attempt.candidate,
+      model: ex.view.model,
+      status: attempt.status,
+      errorClass: err ? (err.errorClass ?? 'unknown') : null,
+      ttftMs: attempt.ttftMs,
+      latencyMs: attempt.latencyMs,
+      outputTokens,
+      retryAfterMs: err?.retryAfterMs ?? null,
+    });
   }
 
   private commitJson(ex: Exchange, o: OpenedJson, reply: FastifyReply): void {
     o.attempt.finish();
     endAttemptSpan(o.span, o.attempt, null);
+    this.report(ex, o.attempt, null, o.usage?.output_tokens);
     ex.modelServed = o.model;
     ex.usage = o.usage;
     if (!ex.usage) {
@@ -416,6 +552,7 @@ export class ChatCompletionsHandler {
     if (midStreamError) {
       o.attempt.fail(midStreamError);
       endAttemptSpan(o.span, o.attempt, midStreamError);
+      this.report(ex, o.attempt, ex.clientGone ? CLIENT_GONE() : midStreamError);
       ex.error = ex.clientGone ? null : midStreamError;
       // A failure after bytes went out: the stream ends with an error event, never silently.
       if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) {
@@ -426,6 +563,7 @@ export class ChatCompletionsHandler {
     }
     o.attempt.finish();
     endAttemptSpan(o.span, o.attempt, null);
+    this.report(ex, o.attempt, null, ex.usage?.output_tokens);
     if (!o.sawDone) raw.write('data: [DONE]\n\n');
     raw.end();
   }
@@ -479,7 +617,7 @@ export class ChatCompletionsHandler {
       model_served: ex.modelServed,
       channel_id: candidate?.channel_id ?? '',
       provider: candidate?.provider ?? '',
-      route_mode: ex.route.mode,
+      route_mode: ex.mode,
       stream: ex.view.stream,
       status: ex.error || ex.clientGone ? 'error' : 'ok',
       http_status: status,
@@ -525,6 +663,10 @@ function discard(o: Opened): void {
   o.attempt.fail(CANCELLED());
   endAttemptSpan(o.span, o.attempt, CANCELLED());
   if (o.kind === 'stream') void o.body.return?.().catch(() => undefined);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function malformed(attempt: UpstreamAttempt, cause: unknown): GatewayError {

@@ -56,7 +56,7 @@ export class UpstreamAttempt {
     } catch {
       /* the status says enough */
     }
-    throw this.fail(upstreamErrorFromResponse(res.statusCode, raw, this.candidate.provider, this.candidate.channel_id));
+    throw this.fail(upstreamErrorFromResponse(res.statusCode, raw, res.headers, this.candidate.provider, this.candidate.channel_id));
   }
 
   /** Streams: arms the time-to-first-token limit after headers arrived. */

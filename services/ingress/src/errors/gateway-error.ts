@@ -50,6 +50,8 @@ export interface GatewayErrorInit {
   upstreamBody?: unknown;
   /** Response headers that go with the error (Retry-After, rate-limit state). */
   headers?: Record<string, string>;
+  /** The upstream's Retry-After, as a channel cooldown. */
+  retryAfterMs?: number | null;
   cause?: unknown;
 }
 
@@ -70,6 +72,7 @@ export class GatewayError extends Error {
   readonly timeoutPhase?: TimeoutPhase;
   readonly upstreamBody?: unknown;
   readonly headers?: Record<string, string>;
+  readonly retryAfterMs: number | null;
 
   constructor(
     readonly kind: GatewayErrorKind,
@@ -88,5 +91,6 @@ export class GatewayError extends Error {
     this.timeoutPhase = init.timeoutPhase;
     this.upstreamBody = init.upstreamBody;
     this.headers = init.headers;
+    this.retryAfterMs = init.retryAfterMs ?? null;
   }
 }

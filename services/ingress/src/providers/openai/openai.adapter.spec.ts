@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanCandidate } from '@switchyard/contracts';
 import { buildChatCompletionsRequest } from './api';
-import { classifyUpstreamError, upstreamErrorFromResponse } from './errors';
+import { upstreamErrorFromResponse } from './errors';
 import { OpenAIStreamObserver } from './stream';
 import { readOpenAIUsage } from './usage';
 import { toOpenAIError } from '../../errors/openai-error';
@@ -70,28 +70,32 @@ describe('OpenAIStreamObserver', () => {
 
 describe('upstream error classification', () => {
   it.each([
-    [429, {}, 'rate_limit'],
-    [401, {}, 'auth'],
-    [403, {}, 'auth'],
-    [402, {}, 'quota'],
-    [429, { error: { code: 'insufficient_quota' } }, 'quota'],
-    [500, {}, 'transient'],
-    [503, {}, 'transient'],
-    [400, {}, 'permanent'],
-    [404, {}, 'permanent'],
-  ] as const)('%d %j → %s', (status, body, cls) => {
-    expect(classifyUpstreamError(status, body)).toBe(cls);
+    [429, {}, 'rate_limit', true],
+    [401, {}, 'auth', true],
+    [402, {}, 'quota', true],
+    [429, { error: { code: 'insufficient_quota' } }, 'quota', true],
+    [500, {}, 'transient', true],
+    [503, {}, 'transient', true],
+    [400, {}, 'permanent', false],
+  ] as const)('%d %j → %s (retry elsewhere: %s)', (status, body, cls, retryable) => {
+    const err = upstreamErrorFromResponse(status, JSON.stringify(body), {}, 'openai', 'c1');
+    expect(err.errorClass).toBe(cls);
+    expect(err.retryable).toBe(retryable);
+  });
+
+  it('reads Retry-After as the channel cooldown', () => {
+    expect(upstreamErrorFromResponse(429, '{}', { 'retry-after': '7' }, 'openai', 'c1').retryAfterMs).toBe(7_000);
   });
 
   it('passes an upstream 400 through in OpenAI shape', () => {
-    const err = upstreamErrorFromResponse(400, JSON.stringify({ error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } }), 'openai', 'c1');
+    const err = upstreamErrorFromResponse(400, JSON.stringify({ error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } }), {}, 'openai', 'c1');
     expect(err.status).toBe(400);
     expect(err.retryable).toBe(false);
     expect(toOpenAIError(err)).toEqual({ error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } });
   });
 
   it('never shows an upstream auth message (it is about the operator’s credential)', () => {
-    const err = upstreamErrorFromResponse(401, JSON.stringify({ error: { message: 'Incorrect API key provided: sk-abc***' } }), 'openai', 'c1');
+    const err = upstreamErrorFromResponse(401, JSON.stringify({ error: { message: 'Incorrect API key provided: sk-abc***' } }), {}, 'openai', 'c1');
     expect(err.retryable).toBe(true);
     expect(JSON.stringify(toOpenAIError(err))).not.toContain('sk-abc');
   });
