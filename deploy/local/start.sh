@@ -29,6 +29,13 @@ if [ -z "${SWITCHYARD_CREDENTIAL_KEY:-}" ]; then
 fi
 export SWITCHYARD_CREDENTIAL_KEY
 
+# Admin API token (billing's /admin/v1), kept across restarts in local.env.
+if [ -z "${SWITCHYARD_ADMIN_TOKEN:-}" ]; then
+  SWITCHYARD_ADMIN_TOKEN=$(sed -n 's/^SWITCHYARD_ADMIN_TOKEN=//p' "$STATE/local.env" 2>/dev/null || true)
+  [ -n "$SWITCHYARD_ADMIN_TOKEN" ] || SWITCHYARD_ADMIN_TOKEN="sy-admin-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+fi
+export SWITCHYARD_ADMIN_TOKEN
+
 ensure_npm_deps "$ROOT"
 bash deploy/local/ensure-infra.sh
 build_all "$ROOT"
@@ -89,6 +96,7 @@ URL=http://127.0.0.1:$INGRESS_PORT
 cat >"$STATE/local.env" <<ENV
 SWITCHYARD_URL=$URL/v1
 SWITCHYARD_API_KEY=$DEMO_KEY
+SWITCHYARD_ADMIN_TOKEN=$SWITCHYARD_ADMIN_TOKEN
 ENV
 
 cat <<MSG
@@ -98,7 +106,8 @@ Switchyard is running.
   api key:  $DEMO_KEY
   upstream: $CHANNEL -> $UPSTREAM_URL
   logs:     $STATE/logs/
-  env:      $STATE/local.env (SWITCHYARD_URL, SWITCHYARD_API_KEY)
+  admin:    http://127.0.0.1:$BILLING_PORT/admin/v1  (Authorization: Bearer \$SWITCHYARD_ADMIN_TOKEN; OpenAPI at /admin/v1/openapi.json)
+  env:      $STATE/local.env (SWITCHYARD_URL, SWITCHYARD_API_KEY, SWITCHYARD_ADMIN_TOKEN)
 
 Try it:
   curl -s $URL/v1/chat/completions -H "Authorization: Bearer $DEMO_KEY" \\
