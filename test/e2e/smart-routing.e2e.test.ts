@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
+import { startStack, type Stack } from '@switchyard/testkit';
+
+let fast: FakeProvider;
+let slow: FakeProvider;
+let broken: FakeProvider;
+let unauthorized: FakeProvider;
+let limited: FakeProvider;
+let stack: Stack;
+
+const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
+
+async function chat(model: string, route?: unknown, headers: Record<string, string> = {}) {
+  const started = Date.now();
+  const r = await fetch(`${stack.ingressUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.apiKey}`, ...headers },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }], ...(route ? { route } : {}) }),
+  });
+  const body = (await r.json()) as { choices?: Array<{ message: { content: string } }>; error?: { code: string; message: string } };
+  return { status: r.status, body, ms: Date.now() - started, explain: r.headers.get('x-switchyard-explain') ?? '' };
+}
+
+beforeAll(async () => {
+  fast = await startFakeOpenAI({ behavior: { chunks: 2, chunkText: 'fast ' } });
+  slow = await startFakeOpenAI({ behavior: { latencyMs: 3_000, chunks: 2, chunkText: 'slow ' } });
+  broken = await startFakeOpenAI({ behavior: { failStatus: 500 } });
+  unauthorized = await startFakeOpenAI({ behavior: { failStatus: 401 } });
+  limited = await startFakeOpenAI({ behavior: { failStatus: 429, retryAfterSeconds: 30 } });
+  stack = await startStack({
+    channels: [
+      { id: 'fast', baseUrl: fast.url, priority: 3, models: ['hedged', 'breaker', 'auth', 'cooldown'].map((model) => ({ model, ...price })) },
+      { id: 'slow', baseUrl: slow.url, priority: 1, models: [{ model: 'hedged', ...price }] },
+      { id: 'broken', baseUrl: broken.url, priority: 1, models: [{ model: 'breaker', ...price }] },
+      { id: 'unauthorized', baseUrl: unauthorized.url, priority: 1, models: [{ model: 'auth', ...price }] },
+      { id: 'limited', baseUrl: limited.url, priority: 1, models: [{ model: 'cooldown', ...price }] },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await Promise.all([fast, slow, broken, unauthorized, limited].map((f) => f?.close()));
+});
+
+describe('smart routing', () => {
+  it('hedges: when the first channel has no first byte in time, the next starts and the first to answer wins', async () => {
+    const r = await chat('hedged', { mode: 'smart', order: ['slow', 'fast'] }, { 'x-switchyard-explain': '1' });
+    expect(r.status).toBe(200);
+    expect(r.body.choices![0]!.message.content).toBe('fast fast ');
+    // The slow channel alone takes 3 s; the hedge starts at the first channel's p95 TTFT (a prior when cold).
+    expect(r.ms).toBeLessThan(2_900);
+    expect(r.explain).toContain('hedge=fast');
+    // The slow channel was started first and aborted once the hedge won.
+    expect(slow.stats().received).toBe(1);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(slow.stats().aborted).toBe(1);
+  });
+
+  it('explains the decision when asked, and only then', async () => {
+    const asked = await chat('hedged', undefined, { 'x-switchyard-explain': '1' });
+    expect(asked.explain).toMatch(/mode=smart/);
+    expect(asked.explain).toMatch(/fast/);
+    const notAsked = await chat('hedged');
+    expect(notAsked.explain).toBe('');
+  });
+
+  it('opens the breaker of a failing channel: after 5 consecutive failures it is no longer tried', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await chat('breaker', 'fallback');
+      expect(r.status).toBe(200);
+    }
+    expect(broken.stats().received).toBe(5);
+    const r = await chat('breaker', 'fallback', { 'x-switchyard-explain': '1' });
+    expect(r.status).toBe(200);
+    expect(broken.stats().received).toBe(5);
+    expect(r.explain).toMatch(/broken[^;]*breaker_open|breaker_open[^;]*broken/);
+  });
+
+  it('takes a channel out after an auth failure, without waiting for five', async () => {
+    expect((await chat('auth', 'fallback')).status).toBe(200);
+    expect((await chat('auth', 'fallback')).status).toBe(200);
+    expect(unauthorized.stats().received).toBe(1);
+  });
+
+  it('moves on at once from a 429 and honours Retry-After as a cooldown', async () => {
+    const first = await chat('cooldown', 'fallback');
+    expect(first.status).toBe(200);
+    // No backoff wait after a 429: the next channel is tried at once.
+    expect(first.ms).toBeLessThan(1_000);
+    expect((await chat('cooldown', 'fallback')).status).toBe(200);
+    expect(limited.stats().received).toBe(1);
+  });
+
+  it('refuses malformed routing preferences with a 400 naming the field', async () => {
+    const r = await chat('hedged', { mode: 'smart', preset: 'cheapest-ever' });
+    expect(r.status).toBe(400);
+    expect(r.body.error!.code).toBe('invalid_route');
+    expect(r.body.error!.message).toContain('route.preset');
+  });
+});
