@@ -99,4 +99,14 @@ describe('smart routing', () => {
     expect(r.body.error!.code).toBe('invalid_route');
     expect(r.body.error!.message).toContain('route.preset');
   });
+
+  it('shows operators each channel’s live state, breaker included', async () => {
+    const r = await fetch(`${stack.ingressUrl}/v1/switchyard/channels`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { data: Array<{ channel_id: string; model: string; health: { breaker?: { state: string }; stats: { requests: number } | null } }> };
+    const broken = body.data.find((c) => c.channel_id === 'broken' && c.model === 'breaker');
+    expect(broken?.health.breaker?.state).toBe('open');
+    const fastHedged = body.data.find((c) => c.channel_id === 'fast' && c.model === 'hedged');
+    expect(fastHedged?.health.stats?.requests).toBeGreaterThan(0);
+  });
 });

@@ -11,6 +11,7 @@ import { IngressModule, INGRESS_CONFIG, LOGGER, NATS } from './ingress.module';
 import type { IngressConfig } from './ingress.config';
 import { PlanStore } from './plan/plan.store';
 import { OpenAIExceptionFilter } from './http/openai-exception.filter';
+import { ChannelHealthBook } from './routing/channel-health.book';
 
 export interface RunningIngress {
   app: NestFastifyApplication;
@@ -39,6 +40,7 @@ export async function startIngress(opts: { port?: number; host?: string } = {}):
     keys: app.get(KeyCache),
     plans: app.get(PlanStore),
     nc: app.get<NatsConnection>(NATS),
+    health: app.get(ChannelHealthBook),
     log: app.get<Logger>(LOGGER),
   });
   const port = opts.port ?? cfg.port;

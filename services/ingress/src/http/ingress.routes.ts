@@ -7,12 +7,14 @@ import { asGatewayError, toOpenAIError } from '../errors/openai-error';
 import type { KeyCache } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import type { PlanStore } from '../plan/plan.store';
+import type { ChannelHealthBook } from '../routing/channel-health.book';
 
 export interface IngressRouteDeps {
   chat: ChatCompletionsHandler;
   keys: KeyCache;
   plans: PlanStore;
   nc: NatsConnection;
+  health: ChannelHealthBook;
   log: Logger;
 }
 
@@ -55,6 +57,16 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
       throw new GatewayError('model_not_found', { message: `The model '${id}' does not exist.`, param: 'model' });
     }
     return reply.send({ id, object: 'model', created: plan.createdSec, owned_by: 'switchyard' });
+  });
+
+  /**
+   * Operator view of this replica's routing state: per (channel, model) the
+   * live stats (requests, success rate, EMA and p95 latency/TTFT, tokens/s),
+   * breaker and cooldown. Needs an API key like any other call.
+   */
+  app.get('/v1/switchyard/channels', async (req, reply) => {
+    await authenticate(deps.keys, req);
+    return reply.send({ object: 'list', data: deps.health.snapshot() });
   });
 
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
