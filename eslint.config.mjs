@@ -30,7 +30,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/pricing/src/**/*.ts', 'libs/routing/src/**/*.ts', 'libs/contracts/src/**/*.ts'],
+    files: ['libs/pricing/src/**/*.ts', 'libs/routing/src/**/*.ts', 'libs/providers/src/**/*.ts', 'libs/contracts/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

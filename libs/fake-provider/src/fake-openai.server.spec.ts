@@ -434,3 +434,52 @@ describe('with the openai SDK as the client', () => {
     expect(content).toBe('yo yo ');
   });
 });
+
+describe('scripted tool calls and mid-stream errors, with the openai SDK', () => {
+  beforeEach(() => start({ behavior: { chunks: 2, chunkText: 'ok ' } }));
+  const toolCalls = [
+    { name: 'get_weather', arguments: { location: 'Paris' } },
+    { name: 'get_time', arguments: { tz: 'UTC' } },
+  ];
+
+  it('returns tool_calls with finish_reason tool_calls, and counts them in completion_tokens', async () => {
+    const client = new OpenAI({ baseURL: fake.url, apiKey: 'x', maxRetries: 0 });
+    const c = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }] }, { headers: script({ chunks: 0, toolCalls }) });
+    expect(c.choices[0].finish_reason).toBe('tool_calls');
+    expect(c.choices[0].message.content).toBeNull();
+    expect(c.choices[0].message.tool_calls).toEqual([
+      { id: expect.stringMatching(/^call_/), type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris"}' } },
+      { id: expect.stringMatching(/^call_/), type: 'function', function: { name: 'get_time', arguments: '{"tz":"UTC"}' } },
+    ]);
+    expect(c.usage).toMatchObject({ completion_tokens: 20 });
+  });
+
+  it.each([
+    ['written at once', {}],
+    ['paced', { chunkDelayMs: 2 }],
+  ])('streams tool-call argument deltas after the text (%s)', async (_name, pacing) => {
+    const client = new OpenAI({ baseURL: fake.url, apiKey: 'x', maxRetries: 0 });
+    const stream = client.chat.completions.stream(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], stream_options: { include_usage: true } },
+      { headers: script({ toolCalls, ...pacing }) },
+    );
+    const final = await stream.finalChatCompletion();
+    expect(final.choices[0].message.content).toBe('ok ok ');
+    expect(final.choices[0].finish_reason).toBe('tool_calls');
+    expect(final.choices[0].message.tool_calls?.map((t) => [t.type === 'function' ? t.function.name : '', t.type === 'function' ? JSON.parse(t.function.arguments) : null])).toEqual([
+      ['get_weather', { location: 'Paris' }],
+      ['get_time', { tz: 'UTC' }],
+    ]);
+    expect(final.usage).toMatchObject({ completion_tokens: 2 + 20 });
+  });
+
+  it.each([
+    ['written at once', {}],
+    ['paced', { chunkDelayMs: 2 }],
+  ])('ends a stream with an error event after errorAfterChunks (%s)', async (_name, pacing) => {
+    const res = await chat({ stream: true }, script({ chunks: 5, errorAfterChunks: 2, ...pacing }));
+    const events = sseData(await res.text());
+    expect(events).toHaveLength(1 + 2 + 1);
+    expect(events.at(-1)).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: null } });
+  });
+});

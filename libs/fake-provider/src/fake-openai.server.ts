@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior } from './script';
-import { countPromptTokens } from './tokens';
+import { countPromptTokens, TOOL_CALL_TOKENS } from './tokens';
 import { completionJson, DONE_EVENT, modelJson, modelListJson, streamEvents, usageJson, type StreamEvents } from './openai.wire';
 import {
   badScript,
@@ -56,7 +56,10 @@ export interface FakeProviderStats {
 }
 
 export interface FakeProvider {
-  /** Base URL ending in /v1, e.g. http://127.0.0.1:PORT/v1. */
+  /**
+   * The base URL this provider's SDK takes: OpenAI `http://127.0.0.1:PORT/v1`;
+   * Anthropic and Gemini the origin `http://127.0.0.1:PORT` (their SDKs add /v1 or /v1beta).
+   */
   url: string;
   port: number;
   /** Default behaviour for the following requests (replaces the previous one). Throws TypeError when invalid. */
@@ -349,7 +352,7 @@ class FakeOpenAIServer implements FakeProvider {
       return;
     }
     const seq = this.nextSeq();
-    const payload = completionJson('chatcmpl-' + seq, this.created(), this.modelJson(model), b.contentJson, this.usage(b, body));
+    const payload = completionJson('chatcmpl-' + seq, this.created(), this.modelJson(model), b, this.usage(b, body));
     if (ex.record) ex.record.chunksSent = b.chunks;
     this.sendJson(ex, 200, payload, seq);
   }
@@ -361,6 +364,7 @@ class FakeOpenAIServer implements FakeProvider {
     const ev = streamEvents('chatcmpl-' + seq, this.created(), this.modelJson(model), b, includeUsage ? this.usage(b, body) : null);
     const n = b.chunks;
     const breakAt = b.breakAfterChunks === undefined ? -1 : Math.min(b.breakAfterChunks, n);
+    const errorAt = b.errorAfterChunks === undefined ? -1 : Math.min(b.errorAfterChunks, n);
     const rec = ex.record;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -377,9 +381,12 @@ class FakeOpenAIServer implements FakeProvider {
         if (breakAt >= 0) {
           if (rec) rec.chunksSent = breakAt;
           this.writeThenBreak(ex, ev.role + ev.content.repeat(breakAt));
+        } else if (errorAt >= 0) {
+          if (rec) rec.chunksSent = errorAt;
+          res.end(ev.role + ev.content.repeat(errorAt) + ev.error);
         } else {
           if (rec) rec.chunksSent = n;
-          res.end(ev.role + ev.content.repeat(n) + ev.finish + ev.usage + DONE_EVENT);
+          res.end(ev.role + ev.content.repeat(n) + ev.tools + ev.finish + ev.usage + DONE_EVENT);
         }
       };
       if (b.ttftMs > 0) {
@@ -403,6 +410,10 @@ class FakeOpenAIServer implements FakeProvider {
         this.writeThenBreak(ex, ev.content);
         return;
       }
+      if (sent === errorAt) {
+        res.end(ev.content + ev.error);
+        return;
+      }
       res.write(ev.content);
       if (sent === n) endPaced(res, ev);
       else ex.timer = setTimeout(next, b.chunkDelayMs);
@@ -412,6 +423,10 @@ class FakeOpenAIServer implements FakeProvider {
       if (ex.closed) return;
       if (breakAt === 0) {
         this.writeThenBreak(ex, ev.role);
+        return;
+      }
+      if (errorAt === 0) {
+        res.end(ev.role + ev.error);
         return;
       }
       res.write(ev.role);
@@ -473,7 +488,7 @@ class FakeOpenAIServer implements FakeProvider {
     const counted = countPromptTokens(body.messages);
     return usageJson({
       promptTokens: counted > b.cachedTokens ? counted : b.cachedTokens,
-      completionTokens: b.chunks + b.reasoningTokens,
+      completionTokens: b.chunks + b.reasoningTokens + b.toolCalls.length * TOOL_CALL_TOKENS,
       cachedTokens: b.cachedTokens,
       reasoningTokens: b.reasoningTokens,
     });
@@ -531,6 +546,7 @@ class FakeOpenAIServer implements FakeProvider {
 
 /** The closing events of a paced stream, one write each. */
 function endPaced(res: ServerResponse, ev: StreamEvents): void {
+  if (ev.tools.length > 0) res.write(ev.tools);
   res.write(ev.finish);
   if (ev.usage.length > 0) res.write(ev.usage);
   res.end(DONE_EVENT);

@@ -1,20 +1,24 @@
 /**
- * Runs the fake OpenAI upstream as a process:
+ * Runs a fake upstream as a process (OpenAI by default):
  *
- *   node libs/fake-provider/dist/main.js --port 9001 [--host 0.0.0.0]
+ *   node libs/fake-provider/dist/main.js --port 9001 [--host 0.0.0.0] [--protocol openai|anthropic|gemini]
  *     [--behavior '{"ttftMs":200,"chunks":50,"chunkDelayMs":10}']
  *     [--api-key sk-test] [--seed 42] [--models gpt-4o-mini,gpt-4o] [--record]
  *
  * Environment: FAKE_PROVIDER_PORT, FAKE_PROVIDER_HOST, FAKE_PROVIDER_BEHAVIOR,
- * FAKE_PROVIDER_API_KEY, FAKE_PROVIDER_SEED (flags win). Prints one JSON line
- * `{"url":"http://127.0.0.1:9001/v1"}` when listening; closes on SIGINT/SIGTERM.
+ * FAKE_PROVIDER_API_KEY, FAKE_PROVIDER_SEED, FAKE_PROVIDER_PROTOCOL (flags win).
+ * Prints one JSON line `{"url":"http://127.0.0.1:9001/v1"}` when listening (the
+ * base URL the protocol's SDK takes: the origin for Anthropic and Gemini); closes on SIGINT/SIGTERM.
  * Requests are not recorded by default (a long run would only grow memory);
  * counters are served at GET /_fake/stats.
  */
-import { startFakeOpenAI } from './fake-openai.server';
+import { startFakeOpenAI, type FakeProvider, type FakeOpenAIOptions } from './fake-openai.server';
+import { startFakeAnthropic } from './fake-anthropic.server';
+import { startFakeGemini } from './fake-gemini.server';
 import { parseBehaviorHeader } from './script';
 
-const FLAGS = new Set(['port', 'host', 'behavior', 'api-key', 'seed', 'models', 'record']);
+const FLAGS = new Set(['port', 'host', 'behavior', 'api-key', 'seed', 'models', 'record', 'protocol']);
+const STARTERS: Record<string, (o: FakeOpenAIOptions) => Promise<FakeProvider>> = { openai: startFakeOpenAI, anthropic: startFakeAnthropic, gemini: startFakeGemini };
 const BOOLEAN_FLAGS = new Set(['record']);
 
 function parseArgs(argv: readonly string[]): Map<string, string> {
@@ -45,7 +49,10 @@ async function main(): Promise<void> {
   const env = process.env;
   const behaviorJson = args.get('behavior') ?? env.FAKE_PROVIDER_BEHAVIOR;
   const models = args.get('models');
-  const fake = await startFakeOpenAI({
+  const protocol = args.get('protocol') ?? env.FAKE_PROVIDER_PROTOCOL ?? 'openai';
+  const start = STARTERS[protocol];
+  if (!start) throw new Error(`--protocol must be one of ${Object.keys(STARTERS).join(', ')}, got "${protocol}"`);
+  const fake = await start({
     port: toInt('port', args.get('port') ?? env.FAKE_PROVIDER_PORT) ?? 9001,
     host: args.get('host') ?? env.FAKE_PROVIDER_HOST ?? '127.0.0.1',
     behavior: behaviorJson ? parseBehaviorHeader(behaviorJson) : undefined,

@@ -25,12 +25,20 @@ export function usageJson(u: Usage): string {
   );
 }
 
-/** A whole `chat.completion` object. */
-export function completionJson(id: string, created: number, modelJson: string, contentJson: string, usage: string): string {
+/** `tool_calls` of a message: ids are `call_<id>_<i>`. */
+function toolCallsJson(id: string, b: ResolvedBehavior): string {
+  return JSON.stringify(b.toolCalls.map((c, i) => ({ id: 'call_' + id + '_' + i, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } })));
+}
+
+/** A whole `chat.completion` object (with `tool_calls` and finish `tool_calls` when scripted). */
+export function completionJson(id: string, created: number, modelJson: string, b: ResolvedBehavior, usage: string): string {
+  const tools = b.toolCalls.length > 0;
+  const content = tools && b.chunks === 0 ? 'null' : b.contentJson;
   return (
     '{"id":"' + id + '","object":"chat.completion","created":' + created + ',"model":' + modelJson +
-    ',"choices":[{"index":0,"message":{"role":"assistant","content":' + contentJson +
-    ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":' + usage +
+    ',"choices":[{"index":0,"message":{"role":"assistant","content":' + content +
+    (tools ? ',"tool_calls":' + toolCallsJson(id, b) : '') +
+    ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"' + (tools ? 'tool_calls' : 'stop') + '"}],"usage":' + usage +
     ',"service_tier":"default","system_fingerprint":"' + SYSTEM_FINGERPRINT + '"}'
   );
 }
@@ -41,8 +49,12 @@ export interface StreamEvents {
   role: string;
   /** One content chunk (the same text each time). */
   content: string;
-  /** Last choice chunk: empty delta, `finish_reason: "stop"`. */
+  /** Scripted tool calls after the content: per call a start chunk and two argument chunks ('' when none). */
+  tools: string;
+  /** Last choice chunk: empty delta, `finish_reason: "stop"` (`"tool_calls"` after tool calls). */
   finish: string;
+  /** A mid-stream error event (`data: {"error":…}`), for `errorAfterChunks`. */
+  error: string;
   /** The `choices: []` chunk carrying usage, or '' when not asked for. */
   usage: string;
 }
@@ -62,10 +74,22 @@ export function streamEvents(id: string, created: number, modelJson: string, b: 
     'data: {"id":"' + id + '","object":"chat.completion.chunk","created":' + created + ',"model":' + modelJson +
     ',"service_tier":"default","system_fingerprint":"' + SYSTEM_FINGERPRINT + '","choices":';
   const end = usage === null ? '}\n\n' : ',"usage":null}\n\n';
+  let tools = '';
+  b.toolCalls.forEach((c, i) => {
+    const args = JSON.stringify(c.arguments);
+    const half = Math.floor(args.length / 2);
+    const delta = (d: unknown): string => head + '[{"index":0,"delta":{"tool_calls":[' + JSON.stringify(d) + ']},"logprobs":null,"finish_reason":null}]' + end;
+    tools += delta({ index: i, id: 'call_' + id + '_' + i, type: 'function', function: { name: c.name, arguments: '' } });
+    tools += delta({ index: i, function: { arguments: args.slice(0, half) } });
+    tools += delta({ index: i, function: { arguments: args.slice(half) } });
+  });
   return {
     role: head + ROLE_CHOICES + end,
     content: head + CONTENT_CHOICES_HEAD + b.chunkTextJson + CONTENT_CHOICES_TAIL + end,
-    finish: head + FINISH_CHOICES + end,
+    tools,
+    finish: head + (tools.length > 0 ? FINISH_CHOICES.replace('"stop"', '"tool_calls"') : FINISH_CHOICES) + end,
+    error:
+      'data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}\n\n',
     usage: usage === null ? '' : head + '[],"usage":' + usage + '}\n\n',
   };
 }

@@ -36,6 +36,31 @@ export interface FakeBehavior {
   cachedTokens?: number;
   /** Reported in `usage.completion_tokens_details.reasoning_tokens`, and counted in completion_tokens. */
   reasoningTokens?: number;
+  /**
+   * Anthropic and Gemini fakes: thinking chunks streamed before the text
+   * (a thinking block with a signature; Gemini `thought: true` parts), each
+   * one reasoning token on top of `reasoningTokens`.
+   */
+  thinkingChunks?: number;
+  /**
+   * Tool calls the model makes after its text (OpenAI `tool_calls` with
+   * streamed argument deltas; Anthropic `tool_use` blocks with
+   * `input_json_delta`; Gemini `functionCall` parts). The finish becomes
+   * tool calls; each costs TOOL_CALL_TOKENS completion tokens.
+   */
+  toolCalls?: FakeToolCall[];
+  /**
+   * Streams: after this many content chunks, send the protocol's mid-stream
+   * error (OpenAI `data: {"error":…}` server_error; Anthropic `event: error`
+   * overloaded_error; Gemini a bare JSON error object) and end the response
+   * cleanly.
+   */
+  errorAfterChunks?: number;
+}
+
+export interface FakeToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
 }
 
 /** A behaviour with defaults applied and wire fragments precomputed. */
@@ -54,6 +79,9 @@ export interface ResolvedBehavior {
   readonly model: string | undefined;
   readonly cachedTokens: number;
   readonly reasoningTokens: number;
+  readonly thinkingChunks: number;
+  readonly toolCalls: readonly FakeToolCall[];
+  readonly errorAfterChunks: number | undefined;
   /** JSON string literal of `chunkText`. */
   readonly chunkTextJson: string;
   /** JSON string literal of the whole non-stream content. */
@@ -81,6 +109,13 @@ const CHECKS: Record<keyof FakeBehavior, Check> = {
   model: isString,
   cachedTokens: count,
   reasoningTokens: count,
+  thinkingChunks: count,
+  toolCalls: (v) =>
+    Array.isArray(v) &&
+    v.every((c) => typeof c === 'object' && c !== null && typeof (c as FakeToolCall).name === 'string' && typeof (c as FakeToolCall).arguments === 'object' && (c as FakeToolCall).arguments !== null && !Array.isArray((c as FakeToolCall).arguments))
+      ? null
+      : 'an array of {name: string, arguments: object}',
+  errorAfterChunks: count,
 };
 
 /**
@@ -134,6 +169,9 @@ export function resolveBehavior(b: FakeBehavior): ResolvedBehavior {
     model: b.model,
     cachedTokens: b.cachedTokens ?? 0,
     reasoningTokens: b.reasoningTokens ?? 0,
+    thinkingChunks: b.thinkingChunks ?? 0,
+    toolCalls: b.toolCalls ?? [],
+    errorAfterChunks: b.errorAfterChunks,
     chunkTextJson: JSON.stringify(chunkText),
     contentJson: JSON.stringify(chunkText.repeat(chunks)),
   };

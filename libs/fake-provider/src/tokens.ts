@@ -4,6 +4,8 @@
  * plus 3 per message, at least 1.
  */
 export const TOKENS_PER_MESSAGE = 3;
+/** Completion tokens one scripted tool call costs (every fake). */
+export const TOOL_CALL_TOKENS = 10;
 
 /** Same set as the `\s` class of JavaScript regular expressions. */
 function isSpace(c: number): boolean {

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { SseParser, type SseEvent } from './sse.parser';
+
+function parse(chunks: string[]): SseEvent[] {
+  const p = new SseParser();
+  const out: SseEvent[] = [];
+  for (const c of chunks) p.push(Buffer.from(c), out);
+  p.end(out);
+  return out;
+}
+
+describe('SseParser', () => {
+  it('parses events split at any byte', () => {
+    const text = 'data: {"a":1}\n\ndata: [DONE]\n\n';
+    for (let cut = 1; cut < text.length; cut++) {
+      expect(parse([text.slice(0, cut), text.slice(cut)])).toEqual([
+        { event: undefined, data: '{"a":1}' },
+        { event: undefined, data: '[DONE]' },
+      ]);
+    }
+  });
+
+  it('joins multi-line data and keeps event names', () => {
+    expect(parse(['event: message_start\ndata: line1\ndata: line2\n\n'])).toEqual([{ event: 'message_start', data: 'line1\nline2' }]);
+  });
+
+  it('accepts CRLF and lone CR line ends, even split between chunks', () => {
+    expect(parse(['data: x\r', '\n\r\n', 'data: y\r\r'])).toEqual([
+      { event: undefined, data: 'x' },
+      { event: undefined, data: 'y' },
+    ]);
+  });
+
+  it('delivers a final event without a trailing blank line', () => {
+    expect(parse(['data: last'])).toEqual([{ event: undefined, data: 'last' }]);
+  });
+
+  it('ignores comments and keep-alives', () => {
+    expect(parse([': ping\n\ndata: x\n\n'])).toEqual([{ event: undefined, data: 'x' }]);
+  });
+
+  it('keeps a multi-byte character split across chunks intact', () => {
+    const bytes = Buffer.from('data: héllo ✓\n\n');
+    const p = new SseParser();
+    const out: SseEvent[] = [];
+    for (const b of bytes) p.push(Uint8Array.of(b), out);
+    p.end(out);
+    expect(out).toEqual([{ event: undefined, data: 'héllo ✓' }]);
+  });
+
+  it('delivers a bare JSON line between events (a mid-stream error without data:) as its own event', () => {
+    expect(parse(['data: {"a":1}\n\n{"error":{"code":503}}\n'])).toEqual([
+      { event: undefined, data: '{"a":1}' },
+      { event: undefined, data: '{"error":{"code":503}}' },
+    ]);
+  });
+});
