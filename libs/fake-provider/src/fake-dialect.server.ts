@@ -6,7 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior } from './script';
+import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior, drawLatency } from './script';
 import type { FakeProvider, FakeProviderStats, RecordedRequest } from './fake-openai.server';
 
 /** A reply the dialect decided on before generating anything (errors, model lists). */
@@ -293,11 +293,12 @@ class FakeDialectServer implements FakeProvider {
     const fails = b.failRate !== undefined ? this.random() < b.failRate : b.failStatus !== undefined;
     const ctx: GenerateContext = { seq: this.nextSeq(), model, b, promptTokens: Math.max(checked.promptTokens, b.cachedTokens) };
     const respond = fails ? () => this.fail(ex, b, model) : checked.stream ? () => this.stream(ex, ctx, route.jsonArray) : () => this.complete(ex, ctx);
-    if (b.latencyMs > 0) {
+    const latency = drawLatency(b, this.random);
+    if (latency > 0) {
       ex.timer = setTimeout(() => {
         ex.timer = null;
         if (!ex.closed) respond();
-      }, b.latencyMs);
+      }, latency);
     } else respond();
   }
 

@@ -483,3 +483,26 @@ describe('scripted tool calls and mid-stream errors, with the openai SDK', () =>
     expect(events.at(-1)).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: null } });
   });
 });
+
+describe('latency jitter', () => {
+  it('spreads each request’s delay over latencyMs ± latencyJitterMs', async () => {
+    const fake = await startFakeOpenAI({ behavior: { latencyMs: 60, latencyJitterMs: 50 }, seed: 7 });
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const t0 = performance.now();
+        const r = await fetch(`${fake.url}/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+        });
+        await r.arrayBuffer();
+        times.push(performance.now() - t0);
+      }
+      expect(Math.min(...times)).toBeGreaterThanOrEqual(9);
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(20);
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior } from './script';
+import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior, drawLatency } from './script';
 import { countPromptTokens, TOOL_CALL_TOKENS } from './tokens';
 import { completionJson, DONE_EVENT, modelJson, modelListJson, streamEvents, usageJson, type StreamEvents } from './openai.wire';
 import {
@@ -336,11 +336,12 @@ class FakeOpenAIServer implements FakeProvider {
       : body.stream === true
         ? () => this.stream(ex, b, body, model)
         : () => this.complete(ex, b, body, model);
-    if (b.latencyMs > 0) {
+    const latency = drawLatency(b, this.random);
+    if (latency > 0) {
       ex.timer = setTimeout(() => {
         ex.timer = null;
         if (!ex.closed) respond();
-      }, b.latencyMs);
+      }, latency);
     } else {
       respond();
     }

@@ -6,6 +6,8 @@
 export interface FakeBehavior {
   /** Delay before the response headers, in ms (default 0). */
   latencyMs?: number;
+  /** Each request's delay is latencyMs ± up to this (uniform), in ms: a latency distribution (default 0). */
+  latencyJitterMs?: number;
   /** Streams: after the headers, before the first content chunk, in ms (default 0). */
   ttftMs?: number;
   /** Content chunks in a stream; also the visible completion tokens (default 20). */
@@ -66,6 +68,7 @@ export interface FakeToolCall {
 /** A behaviour with defaults applied and wire fragments precomputed. */
 export interface ResolvedBehavior {
   readonly latencyMs: number;
+  readonly latencyJitterMs: number;
   readonly ttftMs: number;
   readonly chunks: number;
   readonly chunkDelayMs: number;
@@ -96,6 +99,7 @@ const isString: Check = (v) => (typeof v === 'string' ? null : 'a string');
 
 const CHECKS: Record<keyof FakeBehavior, Check> = {
   latencyMs: nonNegative,
+  latencyJitterMs: nonNegative,
   ttftMs: nonNegative,
   chunks: count,
   chunkDelayMs: nonNegative,
@@ -156,6 +160,7 @@ export function resolveBehavior(b: FakeBehavior): ResolvedBehavior {
   const chunkText = b.chunkText ?? 'tok ';
   return {
     latencyMs: b.latencyMs ?? 0,
+    latencyJitterMs: b.latencyJitterMs ?? 0,
     ttftMs: b.ttftMs ?? 0,
     chunks,
     chunkDelayMs: b.chunkDelayMs ?? 0,
@@ -187,4 +192,10 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** This request's delay before headers: latencyMs ± uniform jitter, never negative. */
+export function drawLatency(b: ResolvedBehavior, random: () => number): number {
+  if (b.latencyJitterMs <= 0) return b.latencyMs;
+  return Math.max(0, b.latencyMs + (random() * 2 - 1) * b.latencyJitterMs);
 }
