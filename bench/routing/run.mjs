@@ -40,6 +40,7 @@ const MODES = {
   race: 'mode=race;race=3',
   fallback: 'mode=fallback',
   smart: 'mode=smart',
+  'smart (performance)': 'mode=smart;preset=performance',
 };
 
 function pct(sorted, p) {
@@ -182,26 +183,27 @@ async function main() {
 /** Scenario 4: phases of a changing world under steady smart traffic; shares per channel per slice. */
 async function changingWorld(stack, fakes) {
   await freshWorld(fakes);
+  // Each change hits the channel smart currently favours; the last phase is
+  // long enough for the breaker's half-open timeout (60 s) to let a probe through.
   const phases = [
-    ['steady', () => {}],
-    ['fast gets slow (1.5 s)', () => fakes.fast.setBehavior({ ...CHANNELS.fast.behavior, latencyMs: 1500 })],
-    ['cheap gets cheaper and fast', async () => {
-      fakes.cheap.setBehavior({ ...CHANNELS.cheap.behavior, latencyMs: 40, latencyJitterMs: 10 });
-      await stack.admin(['set-price', '--channel', 'cheap', '--model', 'gpt-4o-mini', '--input-usd-per-mtok', '0.02', '--output-usd-per-mtok', '0.08']);
+    ['steady', PHASE_MS, () => {}],
+    ['cheap (the favourite) gets slow: 1.5 s', PHASE_MS, () => fakes.cheap.setBehavior({ ...CHANNELS.cheap.behavior, latencyMs: 1500 })],
+    ['fast gets cheapest: $0.05/$0.20', PHASE_MS, async () => {
+      await stack.admin(['set-price', '--channel', 'fast', '--model', 'gpt-4o-mini', '--input-usd-per-mtok', '0.05', '--output-usd-per-mtok', '0.20']);
     }],
-    ['cheap goes down', () => fakes.cheap.setBehavior({ failStatus: 503 })],
-    ['cheap comes back', () => fakes.cheap.setBehavior({ ...CHANNELS.cheap.behavior, latencyMs: 40, latencyJitterMs: 10 })],
+    ['fast goes down (503)', PHASE_MS, () => fakes.fast.setBehavior({ failStatus: 503 })],
+    ['fast comes back', Math.max(PHASE_MS, 90_000), () => fakes.fast.setBehavior(CHANNELS.fast.behavior)],
   ];
   const lines = ['| phase | slice | requests | cheap | mid | fast | success |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |'];
-  for (const [name, change] of phases) {
+  for (const [name, phaseMs, change] of phases) {
     await change();
     const started = Date.now();
     const all = [];
-    while (Date.now() - started < PHASE_MS) all.push(...(await runLoad(stack, MODES.smart, CONCURRENCY * 2, 'gpt-4o-mini')));
+    while (Date.now() - started < phaseMs) all.push(...(await runLoad(stack, MODES.smart, CONCURRENCY * 2, 'gpt-4o-mini')));
     const rows = await waitRows(stack, all.map((r) => r.id));
     const byId = new Map(rows.map((r) => [r.request_id, r]));
-    const sliceMs = Math.max(5000, Math.floor(PHASE_MS / 3));
-    for (let t = 0; t < PHASE_MS; t += sliceMs) {
+    const sliceMs = 10_000;
+    for (let t = 0; t < phaseMs; t += sliceMs) {
       const slice = all.filter((r) => r.at - started >= t && r.at - started < t + sliceMs);
       const served = { cheap: 0, mid: 0, fast: 0 };
       for (const r of slice) {
