@@ -9,6 +9,8 @@ const execFileP = promisify(execFile);
 
 export interface StackChannel {
   id: string;
+  /** openai (default), anthropic, gemini, azure-openai or openai-compatible. */
+  provider?: string;
   baseUrl: string;
   apiKey?: string;
   priority?: number;
@@ -89,7 +91,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const accountId = opts.accountId ?? 'acme';
     await admin(['create-account', '--id', accountId, '--balance-usd', opts.balanceUsd ?? '100.00']);
     for (const ch of opts.channels) {
-      const args = ['create-channel', '--id', ch.id, '--provider', 'openai', '--base-url', ch.baseUrl, '--priority', String(ch.priority ?? 1)];
+      const args = ['create-channel', '--id', ch.id, '--provider', ch.provider ?? 'openai', '--base-url', ch.baseUrl, '--priority', String(ch.priority ?? 1)];
       if (ch.apiKey) args.push('--api-key', ch.apiKey);
       for (const m of ch.models) args.push('--model', m.upstream ? `${m.model}=${m.upstream}` : m.model);
       await admin(args);

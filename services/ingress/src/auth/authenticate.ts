@@ -4,11 +4,16 @@ import type { KeyCache, ResolvedKey } from './key-cache';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The key as each protocol's SDK sends it: Bearer (OpenAI), x-api-key (Anthropic), x-goog-api-key or ?key= (Gemini). */
 function presentedKey(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
-  if (typeof auth === 'string') return BEARER.exec(auth)?.[1];
-  const x = req.headers['x-api-key'];
-  return typeof x === 'string' && x.length > 0 ? x : undefined;
+  if (typeof auth === 'string' && auth.length > 0) return BEARER.exec(auth)?.[1];
+  for (const h of ['x-api-key', 'x-goog-api-key'] as const) {
+    const x = req.headers[h];
+    if (typeof x === 'string' && x.length > 0) return x;
+  }
+  const q = (req.query as { key?: unknown } | undefined)?.key;
+  return typeof q === 'string' && q.length > 0 ? q : undefined;
 }
 
 /** Resolves the caller's key from the cache; every failure is a 401 that names no key material. */

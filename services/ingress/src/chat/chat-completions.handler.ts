@@ -17,7 +17,23 @@ import { SseParser, type SseEvent } from '../sse/sse.parser';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
-import { readChatRequest, type ChatRequestView } from './chat-request.validation';
+import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
+import {
+  CLIENT_PROTOCOLS,
+  SseParser as CanonicalSseParser,
+  UPSTREAM_PROTOCOLS,
+  formatSse,
+  type CanonicalResponse,
+  type CanonicalUsage,
+  type ClientRequestContext,
+  type Protocol,
+  type StreamDecoder,
+  type StreamEncoder,
+  type StreamEvent,
+  type WireEvent,
+} from '@switchyard/providers';
+import { buildUpstreamHttp, upstreamProtocolOf } from '../protocol/upstream-http';
+import { renderClientError, toCanonicalError } from '../protocol/client-errors';
 import {
   backoffDelayMs,
   explanationToHeader,
@@ -82,7 +98,28 @@ interface Exchange {
  * client: the whole body for JSON, the first content for a stream. Until then
  * nothing has been written, so a failure can still go to another channel.
  */
-type Opened = OpenedJson | OpenedStream;
+type Opened = OpenedJson | OpenedStream | OpenedTranslatedJson | OpenedTranslatedStream;
+/** A translated answer (client and channel speak different protocols). */
+interface OpenedTranslatedJson {
+  kind: 'tjson';
+  attempt: UpstreamAttempt;
+  span: Span;
+  response: CanonicalResponse;
+}
+interface OpenedTranslatedStream {
+  kind: 'tstream';
+  attempt: UpstreamAttempt;
+  span: Span;
+  body: AsyncIterator<Buffer>;
+  parser: CanonicalSseParser;
+  decoder: StreamDecoder;
+  encoder: StreamEncoder;
+  held: string;
+  ended: boolean;
+  sawContent: boolean;
+  /** Characters of generated text, for an estimate when no usage arrives. */
+  outputChars: number;
+}
 interface OpenedJson {
   kind: 'json';
   attempt: UpstreamAttempt;
@@ -117,10 +154,10 @@ export class ChatCompletionsHandler {
 
   constructor(private readonly deps: ChatDeps) {}
 
-  async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async handle(req: FastifyRequest, reply: FastifyReply, protocol: Protocol = 'openai', ctx: ClientRequestContext = {}): Promise<void> {
     const startedAt = performance.now();
     const key = await authenticate(this.deps.keys, req);
-    const view = readChatRequest(req.body);
+    const view = protocol === 'openai' ? readChatRequest(req.body) : readTranslatedRequest(protocol, req.body, ctx);
     const resolved = resolveRoutePreferences({
       key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
       header: typeof req.headers['x-switchyard-route'] === 'string' ? req.headers['x-switchyard-route'] : null,
@@ -217,14 +254,17 @@ export class ChatCompletionsHandler {
       const opened = await this.execute(ex, plan);
       ex.winner = opened.attempt;
       if (opened.kind === 'json') this.commitJson(ex, opened, reply);
-      else await this.commitStream(ex, opened, reply);
+      else if (opened.kind === 'stream') await this.commitStream(ex, opened, reply);
+      else if (opened.kind === 'tjson') this.commitTranslatedJson(ex, opened, reply);
+      else await this.commitTranslatedStream(ex, opened, reply);
     } catch (e) {
       const err = asGatewayError(e);
       ex.error = err;
       ex.httpStatus = err.status;
       if (!reply.sent && !reply.raw.headersSent) {
         if (err.headers) void reply.headers(err.headers);
-        reply.status(err.status).send(toOpenAIError(err));
+        const rendered = renderClientError(view.protocol, err);
+        reply.status(rendered.status).send(rendered.body);
       }
     } finally {
       this.finish(ex);
@@ -404,6 +444,8 @@ export class ChatCompletionsHandler {
     );
     try {
       const apiKey = await this.deps.credentials.get(candidate.channel_id);
+      const upstream = upstreamProtocolOf(candidate.provider);
+      if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
       const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
       if (!ex.view.stream) {
         let buf: Buffer;
@@ -485,6 +527,169 @@ export class ChatCompletionsHandler {
       this.report(ex, attempt, err);
       throw err;
     }
+  }
+
+  /**
+   * The translated path: the request goes through the canonical form to the
+   * channel's protocol, and the answer comes back event by event into the
+   * client's. Like the pass-through path, nothing is committed before the
+   * first content.
+   */
+  private async openTranslated(
+    ex: Exchange,
+    candidate: PlanCandidate,
+    attempt: UpstreamAttempt,
+    span: Span,
+    upstream: Protocol,
+    apiKey: string | null,
+  ): Promise<OpenedTranslatedJson | OpenedTranslatedStream> {
+    const canonical = canonicalOf(ex.view);
+    const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
+    const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
+    if (!canonical.stream) {
+      let text: string;
+      try {
+        text = Buffer.from(await res.body.arrayBuffer()).toString('utf8');
+      } catch (e) {
+        throw attempt.classifyThrown(e, false);
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        throw malformed(attempt, e);
+      }
+      let response: CanonicalResponse;
+      try {
+        response = UPSTREAM_PROTOCOLS[upstream].parseResponse(parsed);
+      } catch (e) {
+        throw malformed(attempt, e);
+      }
+      attempt.markFirstToken();
+      return { kind: 'tjson', attempt, span, response };
+    }
+    const opened: OpenedTranslatedStream = {
+      kind: 'tstream',
+      attempt,
+      span,
+      body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
+      parser: new CanonicalSseParser(),
+      decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
+      encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000) }),
+      held: '',
+      ended: false,
+      sawContent: false,
+      outputChars: 0,
+    };
+    attempt.armFirstToken();
+    let upstreamError: StreamEvent | undefined;
+    try {
+      while (!opened.sawContent && !opened.ended && !opened.decoder.finished) {
+        const next = await opened.body.next();
+        const events = this.decodeChunk(opened, next.done ? null : next.value);
+        if (next.done) opened.ended = true;
+        upstreamError ??= events.find((e) => e.type === 'error');
+        if (upstreamError && !opened.sawContent) break;
+        opened.held += this.encodeTranslated(opened, events);
+      }
+    } catch (e) {
+      throw attempt.classifyThrown(e, false);
+    }
+    if (!opened.sawContent && (upstreamError || !opened.decoder.finished)) {
+      throw new GatewayError('upstream_error', {
+        message: upstreamError?.type === 'error' ? `The upstream provider failed before any content: ${upstreamError.error.message}` : 'The upstream provider closed the stream without sending anything.',
+        errorClass: 'transient',
+        retryable: true,
+        provider: candidate.provider,
+        channelId: candidate.channel_id,
+      });
+    }
+    attempt.markFirstToken();
+    return opened;
+  }
+
+  /** Upstream bytes (null: the end) → canonical events, noting content. */
+  private decodeChunk(o: OpenedTranslatedStream, chunk: Buffer | null): StreamEvent[] {
+    const sse: Array<{ event: string | undefined; data: string }> = [];
+    if (chunk) o.parser.push(chunk, sse);
+    else o.parser.end(sse);
+    const events: StreamEvent[] = [];
+    for (const e of sse) o.decoder.push(e.event, e.data, events);
+    if (!chunk) o.decoder.end(events);
+    for (const e of events) {
+      if (e.type === 'text_delta' || e.type === 'thinking_delta') {
+        o.sawContent = true;
+        o.outputChars += e.text.length;
+      } else if (e.type === 'tool_call_start' || e.type === 'finish') o.sawContent = true;
+      else if (e.type === 'tool_call_delta') o.outputChars += e.argumentsDelta.length;
+    }
+    return events;
+  }
+
+  private encodeTranslated(o: OpenedTranslatedStream, events: StreamEvent[], end = false): string {
+    const wire: WireEvent[] = [];
+    for (const e of events) o.encoder.push(e, wire);
+    if (end) o.encoder.end(wire);
+    let out = '';
+    for (const w of wire) out += formatSse(w);
+    return out;
+  }
+
+  private commitTranslatedJson(ex: Exchange, o: OpenedTranslatedJson, reply: FastifyReply): void {
+    o.attempt.finish();
+    endAttemptSpan(o.span, o.attempt, null);
+    ex.modelServed = o.response.model || o.attempt.candidate.upstream_model;
+    ex.usage = o.response.usage ? tokenUsage(o.response.usage) : null;
+    this.report(ex, o.attempt, null, ex.usage?.output_tokens);
+    if (!ex.usage) {
+      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
+      ex.usageEstimated = true;
+    }
+    reply.status(200).header('content-type', 'application/json').send(CLIENT_PROTOCOLS[ex.view.protocol].renderResponse(o.response, { created: Math.floor(Date.now() / 1000) }));
+  }
+
+  private async commitTranslatedStream(ex: Exchange, o: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    if (o.held.length > 0) raw.write(o.held);
+    let failure: GatewayError | null = null;
+    try {
+      while (!o.ended) {
+        const next = await o.body.next();
+        if (next.done) o.ended = true;
+        const events = this.decodeChunk(o, next.done ? null : next.value);
+        const err = events.find((e) => e.type === 'error');
+        const out = this.encodeTranslated(o, events, o.ended && !err);
+        if (out.length > 0) raw.write(out);
+        if (err && err.type === 'error') {
+          failure = new GatewayError('upstream_error', { message: err.error.message, code: 'stream_interrupted', errorClass: 'mid_stream', provider: o.attempt.candidate.provider, channelId: o.attempt.candidate.channel_id });
+          break;
+        }
+      }
+    } catch (e) {
+      failure = o.attempt.classifyThrown(e, true);
+      // The encoder could not say it itself: end with the client protocol's error event.
+      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) raw.write(formatSse(CLIENT_PROTOCOLS[ex.view.protocol].streamErrorEvent(toCanonicalError(failure))));
+    }
+    ex.modelServed = o.attempt.candidate.upstream_model;
+    const usage = o.decoder.usage;
+    if (usage) ex.usage = tokenUsage(usage);
+    else {
+      ex.usage = { input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)), output_tokens: estimateTokensFromChars(o.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 };
+      ex.usageEstimated = true;
+    }
+    if (failure) {
+      o.attempt.fail(failure);
+      endAttemptSpan(o.span, o.attempt, failure);
+      this.report(ex, o.attempt, ex.clientGone ? CLIENT_GONE() : failure);
+      ex.error = ex.clientGone ? null : failure;
+    } else {
+      o.attempt.finish();
+      endAttemptSpan(o.span, o.attempt, null);
+      this.report(ex, o.attempt, null, ex.usage.output_tokens);
+    }
+    if (!raw.writableEnded && !raw.destroyed) raw.end();
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
@@ -662,7 +867,11 @@ function discard(o: Opened): void {
   o.attempt.abort(CANCELLED());
   o.attempt.fail(CANCELLED());
   endAttemptSpan(o.span, o.attempt, CANCELLED());
-  if (o.kind === 'stream') void o.body.return?.().catch(() => undefined);
+  if (o.kind === 'stream' || o.kind === 'tstream') void o.body.return?.().catch(() => undefined);
+}
+
+function tokenUsage(u: CanonicalUsage): TokenUsage {
+  return { input_tokens: u.input, output_tokens: u.output, cached_input_tokens: u.cachedInput, reasoning_tokens: u.reasoning };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,12 +1,17 @@
+import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientRequestContext, type Protocol } from '@switchyard/providers';
 import { GatewayError } from '../errors/gateway-error';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 export interface ChatRequestView {
+  /** The protocol the client speaks. */
+  protocol: Protocol;
   model: string;
   stream: boolean;
   clientWantsUsage: boolean;
   body: Record<string, unknown>;
+  /** The request in the canonical form, parsed once when a translation needs it. */
+  canonical?: CanonicalRequest;
 }
 
 function invalid(message: string, param: string | null): GatewayError {
@@ -35,9 +40,41 @@ export function readChatRequest(body: unknown): ChatRequestView {
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalid("'stream' must be a boolean.", 'stream');
   const so = b.stream_options as { include_usage?: unknown } | undefined | null;
   return {
+    protocol: 'openai',
     model: b.model,
     stream: b.stream === true,
     clientWantsUsage: typeof so === 'object' && so !== null && so.include_usage === true,
     body: b,
   };
+}
+
+/** The canonical form of the request (parsed on first need; the body is parsed only once). */
+export function canonicalOf(view: ChatRequestView, ctx: ClientRequestContext = {}): CanonicalRequest {
+  if (!view.canonical) {
+    try {
+      view.canonical = CLIENT_PROTOCOLS[view.protocol].parseRequest(view.body, ctx);
+    } catch (e) {
+      throw asValidationGatewayError(e);
+    }
+  }
+  return view.canonical;
+}
+
+/** An Anthropic or Gemini request: validated into the canonical form up front. */
+export function readTranslatedRequest(protocol: Exclude<Protocol, 'openai'>, body: unknown, ctx: ClientRequestContext): ChatRequestView {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.', null);
+  const view: ChatRequestView = { protocol, model: '', stream: false, clientWantsUsage: false, body: body as Record<string, unknown> };
+  const canonical = canonicalOf(view, ctx);
+  view.model = canonical.model;
+  view.stream = canonical.stream;
+  view.clientWantsUsage = true;
+  if (!view.model) throw invalid('The model is required.', 'model');
+  return view;
+}
+
+function asValidationGatewayError(e: unknown): GatewayError {
+  if (e instanceof ValidationError) {
+    return new GatewayError('invalid_request', { message: `${e.field}: ${e.message}`, param: e.field, code: 'invalid_request', cause: e });
+  }
+  return e instanceof GatewayError ? e : new GatewayError('invalid_request', { message: (e as Error).message, cause: e });
 }

@@ -3,7 +3,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@switchyard/telemetry';
 import type { ChatCompletionsHandler } from '../chat/chat-completions.handler';
 import { GatewayError } from '../errors/gateway-error';
-import { asGatewayError, toOpenAIError } from '../errors/openai-error';
+import { asGatewayError } from '../errors/openai-error';
+import { renderClientError } from '../protocol/client-errors';
+import type { Protocol } from '@switchyard/providers';
 import type { KeyCache } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import type { PlanStore } from '../plan/plan.store';
@@ -34,10 +36,22 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
     const err = fromFastifyError(error);
     if (err.kind === 'internal') deps.log.error({ request_id: req.id, err: error.message }, 'unhandled error');
     if (err.headers) void reply.headers(err.headers);
-    void reply.status(err.status).send(toOpenAIError(err));
+    const rendered = renderClientError(protocolOfUrl(req.url), err);
+    void reply.status(rendered.status).send(rendered.body);
   });
 
   app.post('/v1/chat/completions', (req, reply) => deps.chat.handle(req, reply));
+
+  // Anthropic Messages: any channel, translated when it speaks another protocol.
+  app.post('/v1/messages', (req, reply) => deps.chat.handle(req, reply, 'anthropic'));
+
+  // Gemini: the model and the streaming choice are in the path (`model:generateContent`).
+  app.post('/v1beta/models/:modelAction', (req, reply) => {
+    const action = (req.params as { modelAction: string }).modelAction;
+    const m = /^(.+):(generateContent|streamGenerateContent)$/.exec(action);
+    if (!m) throw new GatewayError('not_found', { message: `Unknown method '${action}': use <model>:generateContent or <model>:streamGenerateContent.`, code: 'unknown_url' });
+    return deps.chat.handle(req, reply, 'gemini', { model: m[1], stream: m[2] === 'streamGenerateContent' });
+  });
 
   app.get('/v1/models', async (req, reply) => {
     const key = await authenticate(deps.keys, req);
@@ -104,4 +118,11 @@ function fromFastifyError(error: FastifyError): GatewayError {
     }
   }
   return e;
+}
+
+/** Which protocol's error shape a path answers in. */
+export function protocolOfUrl(url: string): Protocol {
+  if (url.startsWith('/v1/messages')) return 'anthropic';
+  if (url.startsWith('/v1beta/')) return 'gemini';
+  return 'openai';
 }

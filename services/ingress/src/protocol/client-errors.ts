@@ -1,0 +1,44 @@
+import { CLIENT_PROTOCOLS, type CanonicalError, type ErrorKind, type Protocol } from '@switchyard/providers';
+import type { GatewayError, GatewayErrorKind } from '../errors/gateway-error';
+import { toOpenAIError } from '../errors/openai-error';
+
+const CANONICAL_KIND: Record<GatewayErrorKind, ErrorKind> = {
+  invalid_request: 'invalid_request',
+  unauthenticated: 'authentication',
+  permission_denied: 'permission',
+  model_not_found: 'not_found',
+  not_found: 'not_found',
+  payload_too_large: 'request_too_large',
+  upstream_unreachable: 'server',
+  upstream_timeout: 'timeout',
+  upstream_error: 'server',
+  upstream_rate_limited: 'rate_limit',
+  rate_limited: 'rate_limit',
+  no_channel: 'overloaded',
+  dependency_unavailable: 'overloaded',
+  internal: 'server',
+};
+
+/**
+ * The one place a gateway error becomes the caller's protocol error: OpenAI
+ * `{"error":{message,type,param,code}}`, Anthropic `{"type":"error","error":{type,message}}`,
+ * Gemini `{"error":{code,message,status}}` — always with the gateway's status.
+ */
+export function renderClientError(protocol: Protocol, err: GatewayError): { status: number; body: unknown } {
+  if (protocol === 'openai') return { status: err.status, body: toOpenAIError(err) };
+  const rendered = CLIENT_PROTOCOLS[protocol].renderError(toCanonicalError(err));
+  // Gemini's body repeats the HTTP status as `code`: keep them equal.
+  if (protocol === 'gemini') (rendered.body as { error: { code: number } }).error.code = err.status;
+  return { status: err.status, body: rendered.body };
+}
+
+export function toCanonicalError(err: GatewayError): CanonicalError {
+  const openai = toOpenAIError(err).error;
+  return {
+    kind: CANONICAL_KIND[err.kind],
+    status: err.status,
+    message: openai.message,
+    param: openai.param ?? undefined,
+    code: openai.code ?? undefined,
+  };
+}
