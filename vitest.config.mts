@@ -7,7 +7,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 // Tests import libraries from source, so `npm test` needs no build for unit
 // tests; SWC keeps Nest's decorator metadata, which esbuild would drop.
-const libs = ['contracts', 'config', 'telemetry', 'bus', 'clickhouse', 'pricing', 'routing', 'providers', 'fake-provider', 'testkit'];
+const libs = ['contracts', 'config', 'telemetry', 'bus', 'clickhouse', 'pricing', 'routing', 'providers', 'fake-provider', 'testkit', 'metrics'];
 const alias = Object.fromEntries(libs.map((l) => [`@switchyard/${l}`, resolve(root, `libs/${l}/src/index.ts`)]));
 
 export default defineConfig({

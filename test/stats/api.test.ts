@@ -82,6 +82,11 @@ describe('GET /v1/stats/summary', () => {
       // The request without a first token is skipped, not counted as 0.
       p50_ttft_ms: 30,
       p95_ttft_ms: 50,
+      errors_by_class: { transient: 1 },
+      avg_tokens_per_second: 497.1,
+      source: 'raw',
+      from,
+      to,
     });
   });
 
@@ -113,6 +118,11 @@ describe('GET /v1/stats/summary', () => {
       p95_latency_ms: null,
       p50_ttft_ms: null,
       p95_ttft_ms: null,
+      errors_by_class: {},
+      avg_tokens_per_second: null,
+      source: 'raw',
+      from,
+      to,
     });
   });
 

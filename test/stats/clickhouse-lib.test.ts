@@ -84,13 +84,14 @@ describe('the escaping helper against a real ClickHouse', () => {
 });
 
 describe('migrations', () => {
-  it('create usage_events in an empty database, then do nothing the second time', async () => {
+  it('create usage_events and the rollups in an empty database, then do nothing the second time', async () => {
     const fresh = await resetClickHouse();
+    const all = ['0001_usage_events', '0002_retention_and_minute_rollups'];
     try {
       expect(await appliedVersions(fresh)).toEqual([]);
-      expect(await runMigrations(fresh, STATS_MIGRATIONS)).toEqual(['0001_usage_events']);
+      expect(await runMigrations(fresh, STATS_MIGRATIONS)).toEqual(all);
       expect(await runMigrations(fresh, STATS_MIGRATIONS)).toEqual([]);
-      expect(await appliedVersions(fresh)).toEqual(['0001_usage_events']);
+      expect(await appliedVersions(fresh)).toEqual(all);
 
       const [table] = await selectRows<{ engine: string; partition_key: string; sorting_key: string }>(
         fresh,
@@ -119,7 +120,19 @@ describe('migrations', () => {
       });
       expect(columns).toHaveLength(31);
       const [{ n }] = (await selectRows<{ n: string }>(fresh, 'SELECT count() AS n FROM schema_migrations')) as [{ n: string }];
-      expect(Number(n)).toBe(1);
+      expect(Number(n)).toBe(2);
+      const rollups = await selectRows<{ name: string; engine: string }>(
+        fresh,
+        "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name LIKE 'usage_1m_%' ORDER BY name",
+      );
+      expect(rollups).toEqual([
+        { name: 'usage_1m_by_account', engine: 'AggregatingMergeTree' },
+        { name: 'usage_1m_by_account_mv', engine: 'MaterializedView' },
+        { name: 'usage_1m_by_channel', engine: 'AggregatingMergeTree' },
+        { name: 'usage_1m_by_channel_mv', engine: 'MaterializedView' },
+        { name: 'usage_1m_by_model', engine: 'AggregatingMergeTree' },
+        { name: 'usage_1m_by_model_mv', engine: 'MaterializedView' },
+      ]);
     } finally {
       await fresh.close();
     }

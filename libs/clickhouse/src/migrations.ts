@@ -1,6 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { formatDateTime, quoteIdentifier } from './escape';
 
+/**
+ * A statement that only some server versions understand (e.g. table TTL,
+ * 19.6+): run when the server is at least `minServerVersion`, else
+ * `otherwise` (if given) or nothing.
+ */
+export interface VersionedStatement {
+  sql: string;
+  minServerVersion: string;
+  otherwise?: string;
+}
+
 export interface Migration {
   /** Sorts in apply order, e.g. `0001_usage_events`. Never renamed once released. */
   version: string;
@@ -9,7 +20,33 @@ export interface Migration {
    * statements re-runs the whole migration at the next start, so every
    * statement must be idempotent (`IF NOT EXISTS`, `IF EXISTS`).
    */
-  statements: string[];
+  statements: Array<string | VersionedStatement>;
+}
+
+/** Compares dotted numeric versions ('18.16.1' < '19.6' < '24.8.4.13'); missing parts count as 0. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((x) => parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The server's `version()`, e.g. '18.16.1' or '24.8.4.13'. */
+export async function serverVersion(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+  const [row] = await rs.json<{ v: string }>();
+  if (!row) throw new Error('SELECT version() returned no row');
+  return row.v;
+}
+
+/** The SQL to run for a statement on a server of `version` (undefined: nothing to run). */
+export function statementFor(s: string | VersionedStatement, version: string | undefined): string | undefined {
+  if (typeof s === 'string') return s;
+  if (version === undefined) throw new Error('a versioned statement needs the server version');
+  return compareVersions(version, s.minServerVersion) >= 0 ? s.sql : s.otherwise;
 }
 
 export interface RunMigrationsOptions {
@@ -42,9 +79,14 @@ export async function runMigrations(
   });
   const applied = new Set(await appliedVersions(client, opts.table));
   const done: string[] = [];
+  let version: string | undefined;
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
-    for (const statement of m.statements) await client.command({ query: statement });
+    for (const statement of m.statements) {
+      if (typeof statement !== 'string') version ??= await serverVersion(client);
+      const text = statementFor(statement, version);
+      if (text !== undefined) await client.command({ query: text });
+    }
     await client.insert({
       table,
       values: [{ version: m.version, applied_at: formatDateTime(now()) }],

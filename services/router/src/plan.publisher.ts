@@ -10,6 +10,7 @@ import {
   type RoutingPlanV1,
 } from '@switchyard/contracts';
 import { buildPriorityPlan, samePlanRouting } from '@switchyard/routing';
+import type { PlanMetrics } from '@switchyard/metrics';
 import type { Logger } from '@switchyard/telemetry';
 
 /** Opens (creating when missing) the KV bucket that carries plans to every ingress. */
@@ -37,13 +38,14 @@ export class PlanPublisher {
     private readonly log: Logger,
     private readonly refreshMs: number,
     private readonly now: () => Date = () => new Date(),
+    private readonly metrics?: PlanMetrics,
   ) {}
 
   async start(): Promise<void> {
     const existing = await this.kv.get(PLAN_KEY);
     if (existing?.value?.length) {
       const parsed = routingPlanV1Schema.safeParse(existing.json());
-      if (parsed.success) this.current = parsed.data;
+      if (parsed.success) this.setCurrent(parsed.data);
     }
     const sub = this.nc.subscribe(CATALOG_CHANGED_SUBJECT);
     void (async () => {
@@ -82,6 +84,12 @@ export class PlanPublisher {
     return this.refreshing;
   }
 
+  private setCurrent(plan: RoutingPlanV1): void {
+    this.current = plan;
+    this.metrics?.version.set(plan.version);
+    this.metrics?.models.set(Object.keys(plan.models).length);
+  }
+
   private async doRefresh(): Promise<void> {
     try {
       const reply = await this.nc.request(CATALOG_SUBJECT, '{}', { timeout: 3_000 });
@@ -92,11 +100,13 @@ export class PlanPublisher {
       this.lastError = undefined;
       if (samePlanRouting(this.current, next)) return;
       await this.kv.put(PLAN_KEY, JSON.stringify(next));
-      this.current = next;
+      this.setCurrent(next);
+      this.metrics?.publishes.inc();
       this.log.info({ version, models: Object.keys(next.models).length }, 'routing plan published');
     } catch (e) {
       // Billing down: keep the last plan in the bucket; ingress keeps serving from it.
       this.lastError = (e as Error).message;
+      this.metrics?.refreshErrors.inc();
       this.log.warn({ err: this.lastError }, 'catalog refresh failed; keeping the last plan');
     }
   }

@@ -6,11 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { connectNats, ensureUsageTopology, type NatsConnection } from '@switchyard/bus';
 import { createClickHouse, runMigrations, type ClickHouseClient } from '@switchyard/clickhouse';
 import { redactUrl, type Env } from '@switchyard/config';
+import { STATS_CONSUMER, USAGE_STREAM } from '@switchyard/contracts';
+import { httpMetricsHooks, pollConsumerLag } from '@switchyard/metrics';
 import { createLogger, type Logger } from '@switchyard/telemetry';
 import { ApiErrorFilter } from './http-errors';
 import { NestPinoLogger } from './nest-logger';
 import { loadStatsConfig, type StatsConfig } from './stats.config';
-import { STATS_MIGRATIONS } from './stats.migrations';
+import { statsMigrations } from './stats.migrations';
+import { dropExpiredUsagePartitions } from './usage.retention';
+import { createStatsMetrics, type StatsMetrics } from './stats.metrics';
 import { StatsModule } from './stats.module';
 import { UsageStoreConsumer } from './usage.consumer';
 
@@ -29,6 +33,8 @@ export interface StartStatsOptions {
   /** Apply the ClickHouse migrations at start (default true). */
   migrate?: boolean;
   logger?: Logger;
+  /** Metrics to record into (default: a new registry with the process metrics). */
+  metrics?: StatsMetrics;
 }
 
 export interface StatsHandle {
@@ -40,6 +46,7 @@ export interface StatsHandle {
   clickhouse: ClickHouseClient;
   nc: NatsConnection;
   consumer: UsageStoreConsumer;
+  metrics: StatsMetrics;
   /** Graceful stop: consumer (after its batch) → HTTP → NATS drain → ClickHouse. */
   close(): Promise<void>;
 }
@@ -63,11 +70,13 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
   let nc: NatsConnection | undefined = opts.nc;
   try {
     if (opts.migrate ?? true) {
-      const applied = await runMigrations(clickhouse, STATS_MIGRATIONS);
+      const applied = await runMigrations(clickhouse, statsMigrations({ retentionDays: config.retentionDays }));
       logger.info({ applied, database: config.clickhouseDatabase, url: redactUrl(config.clickhouseUrl) }, 'ClickHouse schema ready');
     }
     nc ??= await connectNats(config.natsUrl, 'stats');
-    await ensureUsageTopology(await jetstreamManager(nc));
+    const jsm = await jetstreamManager(nc);
+    await ensureUsageTopology(jsm);
+    const metrics = opts.metrics ?? createStatsMetrics();
 
     const consumer = new UsageStoreConsumer({
       nc,
@@ -75,13 +84,26 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
       logger,
       batchSize: config.batchSize,
       batchWaitMs: config.batchWaitMs,
+      metrics: metrics.ingest,
     });
+    const retention = startRetention(clickhouse, config.retentionDays, logger);
+    const lagPoller = pollConsumerLag(
+      metrics.lag,
+      USAGE_STREAM,
+      STATS_CONSUMER,
+      async () => (await jsm.consumers.info(USAGE_STREAM, STATS_CONSUMER)),
+      config.lagPollMs,
+    );
+    void lagPoller.poll();
     const app = await NestFactory.create<NestFastifyApplication>(
       StatsModule.forRoot({
         clickhouse,
         nc,
         consumer,
         logger,
+        metrics,
+        lagPoller,
+        retention,
         ownsClickHouse: !opts.clickhouse,
         ownsNats: !opts.nc,
       }),
@@ -89,6 +111,10 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
       { logger: new NestPinoLogger(logger) },
     );
     app.useGlobalFilters(new ApiErrorFilter(logger));
+    const hooks = httpMetricsHooks(metrics.http);
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('onRequest', hooks.onRequest);
+    fastify.addHook('onResponse', hooks.onResponse);
     await app.listen(config.port, config.host);
     const port = (app.getHttpServer().address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -103,6 +129,7 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
       clickhouse,
       nc,
       consumer,
+      metrics,
       close: () => (closing ??= app.close()),
     };
   } catch (e) {
@@ -111,4 +138,20 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
     if (!opts.clickhouse) await clickhouse.close().catch(() => undefined);
     throw e;
   }
+}
+
+const RETENTION_EVERY_MS = 6 * 60 * 60 * 1000;
+
+/** Drops expired monthly partitions now and every six hours; failures are logged and retried next time. */
+function startRetention(clickhouse: ClickHouseClient, days: number, logger: Logger): { stop(): void } {
+  const run = () =>
+    dropExpiredUsagePartitions(clickhouse, days, new Date())
+      .then((dropped) => {
+        if (dropped.length > 0) logger.info({ dropped, retention_days: days }, 'expired usage partitions dropped');
+      })
+      .catch((e: Error) => logger.warn({ err: e }, 'usage retention failed; retrying later'));
+  void run();
+  const timer = setInterval(() => void run(), RETENTION_EVERY_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

@@ -14,6 +14,10 @@ export interface StatsConfig {
   batchWaitMs: number;
   /** Per-request ClickHouse timeout (STATS_CLICKHOUSE_TIMEOUT_MS, default 30000). */
   clickhouseTimeoutMs: number;
+  /** How often the JetStream consumer lag is read for /metrics (STATS_LAG_POLL_MS, default 5000). */
+  lagPollMs: number;
+  /** Days of raw usage_events kept (STATS_RETENTION_DAYS, default 400); rollups are kept. */
+  retentionDays: number;
 }
 
 /** nats.js refuses a pull whose `expires` is under one second. */
@@ -30,5 +34,7 @@ export function loadStatsConfig(env: Env = process.env): StatsConfig {
     batchSize: envInt(env, 'STATS_BATCH_SIZE', 1000, 1),
     batchWaitMs: envInt(env, 'STATS_BATCH_WAIT_MS', 1000, MIN_BATCH_WAIT_MS),
     clickhouseTimeoutMs: envInt(env, 'STATS_CLICKHOUSE_TIMEOUT_MS', 30_000, 100),
+    lagPollMs: envInt(env, 'STATS_LAG_POLL_MS', 5_000, 100),
+    retentionDays: envInt(env, 'STATS_RETENTION_DAYS', 400, 1),
   };
 }

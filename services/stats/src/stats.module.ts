@@ -9,10 +9,13 @@ import {
 } from '@nestjs/common';
 import type { NatsConnection } from '@switchyard/bus';
 import type { ClickHouseClient } from '@switchyard/clickhouse';
+import type { LagPoller } from '@switchyard/metrics';
 import type { Logger } from '@switchyard/telemetry';
 import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import type { StatsMetrics } from './stats.metrics';
 import { StatsController } from './stats.controller';
-import { CLICKHOUSE, NATS, STATS_LOGGER, STATS_RESOURCES } from './stats.tokens';
+import { CLICKHOUSE, NATS, STATS_LOGGER, STATS_METRICS, STATS_RESOURCES } from './stats.tokens';
 import type { UsageStoreConsumer } from './usage.consumer';
 
 /** What the module is built from; made by startStats before Nest starts. */
@@ -21,6 +24,11 @@ export interface StatsResources {
   nc: NatsConnection;
   consumer: UsageStoreConsumer;
   logger: Logger;
+  metrics: StatsMetrics;
+  /** Reads the consumer lag into the metrics; stopped on shutdown. */
+  lagPoller?: LagPoller;
+  /** Periodic retention of raw usage; stopped on shutdown. */
+  retention?: { stop(): void };
   /** Whether shutdown closes them: clients handed in by a caller stay the caller's. */
   ownsClickHouse: boolean;
   ownsNats: boolean;
@@ -44,6 +52,8 @@ export class StatsLifecycle implements OnApplicationBootstrap, BeforeApplication
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.res.lagPoller?.stop();
+    this.res.retention?.stop();
     await this.res.consumer.stop();
     this.logger.info('usage consumer stopped');
   }
@@ -61,12 +71,13 @@ export class StatsModule {
   static forRoot(res: StatsResources): DynamicModule {
     return {
       module: StatsModule,
-      controllers: [HealthController, StatsController],
+      controllers: [HealthController, StatsController, MetricsController],
       providers: [
         { provide: STATS_RESOURCES, useValue: res },
         { provide: CLICKHOUSE, useValue: res.clickhouse },
         { provide: NATS, useValue: res.nc },
         { provide: STATS_LOGGER, useValue: res.logger },
+        { provide: STATS_METRICS, useValue: res.metrics },
         StatsLifecycle,
       ],
     };

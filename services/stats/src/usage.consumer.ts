@@ -1,10 +1,13 @@
 import { SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { UsageConsumer, type NatsConnection, type ReceivedUsage } from '@switchyard/bus';
+import type { NatsConnection, ReceivedUsage } from '@switchyard/bus';
 import type { ClickHouseClient } from '@switchyard/clickhouse';
 import { STATS_CONSUMER } from '@switchyard/contracts';
+import type { IngestMetrics } from '@switchyard/metrics';
 import type { Logger } from '@switchyard/telemetry';
 import { MIN_BATCH_WAIT_MS } from './stats.config';
-import { storeUsageBatch, type StoreResult } from './usage.repository';
+import { PipelinedUsageConsumer } from './usage.pipeline';
+import { excludeInserted, insertPlannedBatch, planUsageBatch, type PlannedBatch, type StoreResult } from './usage.repository';
+import type { Prepared } from './usage.pipeline';
 
 export interface UsageStoreConsumerOptions {
   nc: NatsConnection;
@@ -16,12 +19,17 @@ export interface UsageStoreConsumerOptions {
   durable?: string;
   tracer?: Tracer;
   now?: () => Date;
+  /** Batch size, insert latency, rows, duplicates, dead letters and failures (sink `clickhouse`). */
+  metrics?: IngestMetrics;
 }
+
+const SINK = { sink: 'clickhouse' } as const;
 
 /**
  * The stats side of the usage stream: pulls batches from the durable
  * consumer, writes each batch into ClickHouse once (see storeUsageBatch) and
- * lets UsageConsumer ack only after the insert returned. A failed insert
+ * acks only after the insert returned (PipelinedUsageConsumer: the next
+ * batch is fetched while one is written). A failed insert
  * throws, the batch is nak'ed and comes back later: nothing is lost while
  * ClickHouse is down, nothing is doubled when it returns.
  *
@@ -29,7 +37,10 @@ export interface UsageStoreConsumerOptions {
  * context from the message headers, ended once the insert finished.
  */
 export class UsageStoreConsumer {
-  private readonly consumer: UsageConsumer;
+  private readonly consumer: PipelinedUsageConsumer<PlannedBatch>;
+  /** Request ids written by the last commit, and whether it failed: what a plan made beside it cannot know. */
+  private lastInserted: ReadonlySet<string> = new Set();
+  private lastFailed = false;
   private readonly tracer: Tracer;
   private readonly now: () => Date;
   private started = false;
@@ -37,15 +48,18 @@ export class UsageStoreConsumer {
   constructor(private readonly opts: UsageStoreConsumerOptions) {
     this.tracer = opts.tracer ?? trace.getTracer('switchyard-stats');
     this.now = opts.now ?? (() => new Date());
-    this.consumer = new UsageConsumer(opts.nc, {
+    this.consumer = new PipelinedUsageConsumer(opts.nc, {
       durable: opts.durable ?? STATS_CONSUMER,
       batchSize: opts.batchSize,
       // nats.js refuses a pull that expires in under a second: that would fail every fetch.
       maxWaitMs: Math.max(MIN_BATCH_WAIT_MS, opts.batchWaitMs),
-      handle: async (batch) => void (await this.handle(batch)),
+      prepare: (batch) => planUsageBatch(this.opts.clickhouse, batch.map((r) => r.event), this.now()),
+      commit: async (batch, prepared) => void (await this.commit(batch, prepared)),
       onError: (err) => opts.logger.warn({ err }, 'usage consumer error; unacknowledged events will be redelivered'),
-      onDeadLetter: (requestId, reason) =>
-        opts.logger.warn({ request_id: requestId, reason }, 'invalid usage event sent to the dead-letter stream'),
+      onDeadLetter: (requestId, reason) => {
+        opts.metrics?.deadLetters.inc(SINK);
+        opts.logger.warn({ request_id: requestId, reason }, 'invalid usage event sent to the dead-letter stream');
+      },
     });
   }
 
@@ -64,6 +78,16 @@ export class UsageStoreConsumer {
 
   /** Stores one batch; exposed for tests that drive the write path without the bus. */
   async handle(batch: ReceivedUsage[]): Promise<StoreResult> {
+    return this.commit(batch, { ok: false, error: new Error('not prepared') });
+  }
+
+  /**
+   * Writes a batch whose plan (duplicate check) may have been made while the
+   * previous batch was being written: the ids that batch wrote are removed
+   * from it. When the plan failed, or the previous write failed (it may
+   * still have landed), the plan is made again now.
+   */
+  private async commit(batch: ReceivedUsage[], prepared: Prepared<PlannedBatch>): Promise<StoreResult> {
     const spans: Span[] = batch.map((r) =>
       this.tracer.startSpan(
         'stats.store',
@@ -78,17 +102,28 @@ export class UsageStoreConsumer {
         r.traceContext,
       ),
     );
+    const m = this.opts.metrics;
+    m?.batchSize.observe(SINK, batch.length);
+    const t0 = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
     try {
-      const result = await storeUsageBatch(
-        this.opts.clickhouse,
-        batch.map((r) => r.event),
-        this.now(),
-      );
+      const plan =
+        prepared.ok && !this.lastFailed
+          ? excludeInserted(prepared.value, this.lastInserted)
+          : await planUsageBatch(this.opts.clickhouse, batch.map((r) => r.event), this.now());
+      const result = await insertPlannedBatch(this.opts.clickhouse, plan);
+      this.lastInserted = new Set(result.inserted);
+      this.lastFailed = false;
       // The first event of each inserted id was stored; every other one was a duplicate.
       const inserted = new Set(result.inserted);
       for (let i = 0; i < batch.length; i++) {
         const id = batch[i]!.event.request_id;
         spans[i]!.setAttribute('switchyard.stats.duplicate', !inserted.delete(id));
+      }
+      if (m) {
+        m.insertDuration.observe({ ...SINK, outcome: 'ok' }, seconds());
+        m.rowsInserted.inc(SINK, result.inserted.length);
+        if (result.duplicates.length > 0) m.duplicatesDropped.inc(SINK, result.duplicates.length);
       }
       this.opts.logger.debug(
         { received: batch.length, inserted: result.inserted.length, duplicates: result.duplicates.length },
@@ -96,6 +131,10 @@ export class UsageStoreConsumer {
       );
       return result;
     } catch (e) {
+      this.lastFailed = true;
+      this.lastInserted = new Set();
+      m?.insertDuration.observe({ ...SINK, outcome: 'error' }, seconds());
+      m?.insertFailures.inc(SINK);
       for (const s of spans) {
         s.recordException(e as Error);
         s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });

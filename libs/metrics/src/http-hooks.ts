@@ -1,0 +1,40 @@
+import type { HttpMetrics } from './families';
+
+/** The parts of a Fastify request the hooks read (structural: no Fastify import). */
+export interface HookRequest {
+  method: string;
+  /** Fastify 5: the matched route template, e.g. `/v1/stats/requests/:requestId`. */
+  routeOptions?: { url?: string };
+}
+export interface HookReply {
+  statusCode: number;
+}
+
+/**
+ * `onRequest` / `onResponse` hooks that feed {@link HttpMetrics}, labelled
+ * by the matched route template (unmatched URLs share one `unmatched` label).
+ * Wire them on the Fastify instance under a Nest app:
+ *
+ *     const hooks = httpMetricsHooks(http, ['/metrics']);
+ *     fastify.addHook('onRequest', hooks.onRequest);
+ *     fastify.addHook('onResponse', hooks.onResponse);
+ */
+export function httpMetricsHooks(http: HttpMetrics, skipRoutes: readonly string[] = ['/metrics']) {
+  const ends = new WeakMap<object, (status: number) => void>();
+  const skip = new Set(skipRoutes);
+  return {
+    onRequest(req: HookRequest, _reply: HookReply, done: () => void): void {
+      const route = req.routeOptions?.url;
+      if (!(route && skip.has(route))) ends.set(req, http.start(req.method, route ?? 'unmatched'));
+      done();
+    },
+    onResponse(req: HookRequest, reply: HookReply, done: () => void): void {
+      const end = ends.get(req);
+      if (end) {
+        ends.delete(req);
+        end(reply.statusCode);
+      }
+      done();
+    },
+  };
+}
