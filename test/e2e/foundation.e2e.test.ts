@@ -289,6 +289,33 @@ describe('bad input gets an OpenAI-style error with a request id', () => {
   });
 });
 
+describe('metrics', () => {
+  /** Sum of a metric's samples whose labels contain every given `key="value"`. */
+  async function metric(name: string, labels: string[] = []): Promise<number> {
+    const text = await (await fetch(`${stack.ingressUrl}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+      if (labels.every((l) => line.includes(l))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
+  it('/metrics moves by N after N requests, streams included, and nothing stays in flight', async () => {
+    const route = 'route="/v1/chat/completions"';
+    const before = await metric('switchyard_http_requests_total', [route]);
+    const upstreamBefore = await metric('switchyard_upstream_requests_total', ['channel="fast"']);
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }] });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] });
+    for await (const _ of stream) void _;
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await metric('switchyard_http_requests_total', [route])) - before).toBe(4);
+    expect((await metric('switchyard_upstream_requests_total', ['channel="fast"'])) - upstreamBefore).toBe(4);
+    expect(await metric('switchyard_http_requests_in_flight', ['method="POST"'])).toBe(0);
+    expect(await metric('switchyard_key_cache_lookups_total', ['result="hit"'])).toBeGreaterThan(0);
+  });
+});
+
 describe('secrets', () => {
   it('never appear in service logs or exported spans', () => {
     const logs = Object.values(stack.services)

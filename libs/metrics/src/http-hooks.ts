@@ -8,6 +8,8 @@ export interface HookRequest {
 }
 export interface HookReply {
   statusCode: number;
+  /** The Node response: when present, the request is timed to its close, so hijacked (streamed) replies count too. */
+  raw?: { statusCode: number; once(event: 'close', fn: () => void): unknown };
 }
 
 /**
@@ -23,9 +25,15 @@ export function httpMetricsHooks(http: HttpMetrics, skipRoutes: readonly string[
   const ends = new WeakMap<object, (status: number) => void>();
   const skip = new Set(skipRoutes);
   return {
-    onRequest(req: HookRequest, _reply: HookReply, done: () => void): void {
+    onRequest(req: HookRequest, reply: HookReply, done: () => void): void {
       const route = req.routeOptions?.url;
-      if (!(route && skip.has(route))) ends.set(req, http.start(req.method, route ?? 'unmatched'));
+      if (!(route && skip.has(route))) {
+        const end = http.start(req.method, route ?? 'unmatched');
+        const raw = reply.raw;
+        // Streams are hijacked and never reach onResponse: time them to the socket's close.
+        if (raw) raw.once('close', () => end(raw.statusCode));
+        else ends.set(req, end);
+      }
       done();
     },
     onResponse(req: HookRequest, reply: HookReply, done: () => void): void {

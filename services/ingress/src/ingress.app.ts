@@ -7,7 +7,8 @@ import type { Logger } from '@switchyard/telemetry';
 import { KeyCache } from './auth/key-cache';
 import { ChatCompletionsHandler } from './chat/chat-completions.handler';
 import { registerIngressRoutes } from './http/ingress.routes';
-import { IngressModule, INGRESS_CONFIG, LOGGER, NATS } from './ingress.module';
+import { IngressModule, INGRESS_CONFIG, LOGGER, METRICS, NATS } from './ingress.module';
+import type { IngressMetrics } from './metrics/ingress.metrics';
 import type { IngressConfig } from './ingress.config';
 import { PlanStore } from './plan/plan.store';
 import { OpenAIExceptionFilter } from './http/openai-exception.filter';
@@ -41,6 +42,7 @@ export async function startIngress(opts: { port?: number; host?: string } = {}):
     plans: app.get(PlanStore),
     nc: app.get<NatsConnection>(NATS),
     health: app.get(ChannelHealthBook),
+    metrics: app.get<IngressMetrics>(METRICS),
     log: app.get<Logger>(LOGGER),
   });
   const port = opts.port ?? cfg.port;

@@ -12,16 +12,19 @@ import { CredentialCache } from './upstream/credential.cache';
 import { UpstreamPools } from './upstream/upstream.pool';
 import { ClusterRateLimiter } from './limits/cluster-rate-limiter';
 import { ChannelHealthBook } from './routing/channel-health.book';
+import { createIngressMetrics, type IngressMetrics } from './metrics/ingress.metrics';
 import { PoolSelector } from '@switchyard/routing';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
 export const LOGGER = Symbol('LOGGER');
+export const METRICS = Symbol('METRICS');
 
 @Module({
   providers: [
     { provide: INGRESS_CONFIG, useFactory: () => loadIngressConfig() },
     { provide: LOGGER, useFactory: () => createLogger('ingress') },
+    { provide: METRICS, useFactory: () => createIngressMetrics() },
     {
       provide: NATS,
       inject: [INGRESS_CONFIG],
@@ -33,9 +36,14 @@ export const LOGGER = Symbol('LOGGER');
     },
     {
       provide: KeyCache,
-      inject: [NATS, INGRESS_CONFIG],
-      useFactory: (nc: NatsConnection, cfg: IngressConfig) => {
-        const keys = new KeyCache(nc, { ttlMs: cfg.keyCacheTtlMs, negativeTtlMs: cfg.keyCacheNegativeTtlMs, lookupTimeoutMs: cfg.lookupTimeoutMs });
+      inject: [NATS, INGRESS_CONFIG, METRICS],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, metrics: IngressMetrics) => {
+        const keys = new KeyCache(nc, {
+          ttlMs: cfg.keyCacheTtlMs,
+          negativeTtlMs: cfg.keyCacheNegativeTtlMs,
+          lookupTimeoutMs: cfg.lookupTimeoutMs,
+          onLookup: (hit) => (hit ? metrics.keys.hit() : metrics.keys.miss()),
+        });
         keys.watchChanges();
         return keys;
       },
@@ -82,7 +90,7 @@ export const LOGGER = Symbol('LOGGER');
     },
     {
       provide: ChatCompletionsHandler,
-      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook],
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS],
       useFactory: (
         keys: KeyCache,
         plans: PlanStore,
@@ -93,6 +101,7 @@ export const LOGGER = Symbol('LOGGER');
         log: Logger,
         limiter: ClusterRateLimiter,
         health: ChannelHealthBook,
+        metrics: IngressMetrics,
       ) =>
         new ChatCompletionsHandler({
           keys,
@@ -106,6 +115,7 @@ export const LOGGER = Symbol('LOGGER');
           limiter,
           health,
           pool: new PoolSelector(cfg.poolStrategy),
+          metrics,
           log,
         }),
     },

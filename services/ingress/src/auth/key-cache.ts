@@ -24,6 +24,8 @@ export interface KeyCacheOptions {
   negativeTtlMs: number;
   lookupTimeoutMs: number;
   now?: () => number;
+  /** Told of every lookup: true for a cache hit. */
+  onLookup?: (hit: boolean) => void;
 }
 
 export function hashApiKey(key: string): string {
@@ -69,9 +71,11 @@ export class KeyCache {
     const entry = this.entries.get(hash);
     if (entry && entry.expiresAt > this.now()) {
       this.hits++;
+      this.opts.onLookup?.(true);
       return entry.key;
     }
     this.misses++;
+    this.opts.onLookup?.(false);
     let pending = this.inflight.get(hash);
     if (!pending) {
       pending = this.lookup(hash, entry).finally(() => this.inflight.delete(hash));

@@ -49,6 +49,7 @@ import {
   type RoutePreferences,
 } from '@switchyard/routing';
 import type { ChannelHealthBook } from '../routing/channel-health.book';
+import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt } from './upstream-attempt';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { rateLimitHeaders } from '../limits/rate-limit-headers';
@@ -65,6 +66,7 @@ export interface ChatDeps {
   limiter: ClusterRateLimiter;
   health: ChannelHealthBook;
   pool: PoolSelector;
+  metrics: IngressMetrics;
   log: Logger;
 }
 
@@ -383,6 +385,7 @@ export class ChatCompletionsHandler {
               return;
             }
             finish();
+            if (next > 1) this.deps.metrics.routing.raceWon(opened.attempt.candidate.channel_id, ex.view.model);
             for (const a of ex.attempts.slice(started)) {
               if (a === opened.attempt) continue;
               // Marked now, not when the abort lands, so the usage event built next says so.
@@ -694,6 +697,21 @@ export class ChatCompletionsHandler {
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
   private report(ex: Exchange, attempt: UpstreamAttempt, err: GatewayError | null, outputTokens?: number): void {
+    const c = attempt.candidate;
+    const m = this.deps.metrics;
+    m.upstream.observe({
+      provider: c.provider,
+      channel: c.channel_id,
+      model: ex.view.model,
+      errorClass: err ? (err.errorClass ?? 'unknown') : null,
+      ttftMs: attempt.ttftMs,
+      tokens: err || !ex.usage ? undefined : { input: ex.usage.input_tokens, output: ex.usage.output_tokens, cached_input: ex.usage.cached_input_tokens, reasoning: ex.usage.reasoning_tokens },
+    });
+    if (err?.errorClass === 'cancelled') {
+      // A race or hedge loser: the prompt it was sent is the waste, at that channel's input price.
+      const promptTokens = ex.usage?.input_tokens ?? estimateTokensFromChars(promptChars(ex.view.body.messages));
+      m.routing.hedgeLost(c.channel_id, ex.view.model, costNano({ input_tokens: promptTokens, output_tokens: 0, cached_input_tokens: 0 }, c.price));
+    }
     this.deps.health.end({
       candidate: attempt.candidate,
       model: ex.view.model,
@@ -704,6 +722,7 @@ export class ChatCompletionsHandler {
       outputTokens,
       retryAfterMs: err?.retryAfterMs ?? null,
     });
+    m.routing.setBreaker(c.channel_id, ex.view.model, this.deps.health.breaker(c.channel_id, ex.view.model).state());
   }
 
   private commitJson(ex: Exchange, o: OpenedJson, reply: FastifyReply): void {

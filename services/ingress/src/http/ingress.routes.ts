@@ -10,6 +10,8 @@ import type { KeyCache } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import type { PlanStore } from '../plan/plan.store';
 import type { ChannelHealthBook } from '../routing/channel-health.book';
+import type { IngressMetrics } from '../metrics/ingress.metrics';
+import { httpMetricsHooks, renderMetrics } from '@switchyard/metrics';
 
 export interface IngressRouteDeps {
   chat: ChatCompletionsHandler;
@@ -17,6 +19,7 @@ export interface IngressRouteDeps {
   plans: PlanStore;
   nc: NatsConnection;
   health: ChannelHealthBook;
+  metrics: IngressMetrics;
   log: Logger;
 }
 
@@ -30,6 +33,15 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     done();
+  });
+  const hooks = httpMetricsHooks(deps.metrics.http);
+  app.addHook('onRequest', hooks.onRequest);
+  app.addHook('onResponse', hooks.onResponse);
+
+  /** Prometheus scrape endpoint. */
+  app.get('/metrics', async (_req, reply) => {
+    const m = await renderMetrics(deps.metrics.registry);
+    return reply.header('content-type', m.contentType).send(m.body);
   });
 
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
