@@ -314,6 +314,14 @@ describe('metrics', () => {
     expect(await metric('switchyard_http_requests_in_flight', ['method="POST"'])).toBe(0);
     expect(await metric('switchyard_key_cache_lookups_total', ['result="hit"'])).toBeGreaterThan(0);
   });
+
+  it('billing /metrics counts settled events', async () => {
+    const text = await until('settlements on billing /metrics', async () => {
+      const t = await (await fetch(`${stack.services.billing.url}/metrics`)).text();
+      return /switchyard_ledger_settlements_total\{[^}]*outcome="settled"[^}]*\} [1-9]/.test(t) ? t : undefined;
+    });
+    expect(text).toContain('switchyard_ledger_settle_duration_seconds');
+  });
 });
 
 describe('secrets', () => {

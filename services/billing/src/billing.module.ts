@@ -19,6 +19,9 @@ import { migrateToLatest } from './db/migrate';
 import { encryptLegacyCredentials } from './channels/channels.repository';
 import { CREDENTIAL_KEY_ENV, CREDENTIAL_KEY_HELP } from './crypto/credential-cipher';
 import { HealthController } from './http/health.controller';
+import { BILLING_METRICS, BillingMetricsController, createBillingMetrics, type BillingMetrics } from './billing.metrics';
+import { pollConsumerLag, type LagPoller } from '@switchyard/metrics';
+import { BILLING_CONSUMER, USAGE_STREAM } from '@switchyard/contracts';
 import { AdminController } from './http/admin.controller';
 import { MeController } from './http/me.controller';
 import { BillingUsageConsumer, type BillingConsumerOptions } from './ledger/usage.consumer';
@@ -45,10 +48,11 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
   static forRoot(config: BillingConfig, options: BillingModuleOptions = {}): DynamicModule {
     return {
       module: BillingModule,
-      controllers: [HealthController, AdminController, MeController],
+      controllers: [HealthController, AdminController, MeController, BillingMetricsController],
       providers: [
         { provide: BILLING_CONFIG, useValue: config },
         { provide: BILLING_OPTIONS, useValue: options },
+        { provide: BILLING_METRICS, useFactory: () => createBillingMetrics() },
         { provide: LOGGER, useFactory: () => options.logger ?? createLogger('billing') },
         {
           provide: DATABASE,
@@ -94,14 +98,15 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
         },
         {
           provide: USAGE_CONSUMER,
-          inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG],
-          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) =>
+          inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG, BILLING_METRICS],
+          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig, metrics: BillingMetrics) =>
             cfg.consumeUsage
               ? new BillingUsageConsumer(nc, db, log, {
                   batchSize: cfg.batchSize,
                   maxWaitMs: cfg.batchWaitMs,
                   tracer: options.tracer,
                   afterCommit: options.afterCommit,
+                  onSettled: (outcome, seconds) => metrics.ledger.observe(outcome, seconds),
                 })
               : null,
         },
@@ -117,15 +122,23 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
     @Inject(USAGE_CONSUMER) private readonly consumer: BillingUsageConsumer | null,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(BILLING_OPTIONS) private readonly options: BillingModuleOptions,
+    @Inject(BILLING_METRICS) private readonly metrics: BillingMetrics,
   ) {}
+
+  private lagPoller: LagPoller | undefined;
 
   onApplicationBootstrap(): void {
     for (const r of this.responders) r.start();
     this.consumer?.start();
+    if (this.consumer) {
+      const jsm = jetstreamManager(this.nc);
+      this.lagPoller = pollConsumerLag(this.metrics.lag, USAGE_STREAM, BILLING_CONSUMER, async () => (await jsm).consumers.info(USAGE_STREAM, BILLING_CONSUMER));
+    }
     this.log.info({ consuming: this.consumer !== null }, 'billing started');
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.lagPoller?.stop();
     await this.consumer?.stop().catch((e: Error) => this.log.error({ err: e.message }, 'consumer stop failed'));
     await Promise.all(this.responders.map((r) => r.stop()));
     await this.nc.drain().catch(() => undefined);

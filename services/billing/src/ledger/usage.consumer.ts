@@ -17,6 +17,8 @@ export interface BillingConsumerOptions {
    * tests use it to prove a redelivery books nothing twice.
    */
   afterCommit?: (batch: ReceivedUsage[], outcomes: Map<string, SettleOutcome>) => void | Promise<void>;
+  /** Told of each event's outcome and the batch's settle time (metrics). */
+  onSettled?: (outcome: 'settled' | 'duplicate', seconds: number) => void;
 }
 
 /**
@@ -82,6 +84,7 @@ export class BillingUsageConsumer {
       ),
     );
     let outcomes: Map<string, SettleOutcome>;
+    const started = performance.now();
     try {
       outcomes = await settleUsageBatch(
         this.db,
@@ -102,6 +105,7 @@ export class BillingUsageConsumer {
       seen.add(id);
       if (outcome === 'duplicate') this.duplicates++;
       else this.settled++;
+      this.opts.onSettled?.(outcome === 'duplicate' ? 'duplicate' : 'settled', (performance.now() - started) / 1000);
       if (outcome === 'no_balance') this.log.warn({ request_id: id, account_id: r.event.account_id }, 'usage booked for an account without a balance');
       spans[i]!.setAttribute('billing.outcome', outcome);
       spans[i]!.end();
