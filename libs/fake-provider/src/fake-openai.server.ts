@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { parseBehaviorHeader, resolveBehavior, seededRandom, validateBehavior, type FakeBehavior, type ResolvedBehavior, drawLatency } from './script';
 import { countPromptTokens, TOOL_CALL_TOKENS } from './tokens';
 import { completionJson, DONE_EVENT, modelJson, modelListJson, streamEvents, usageJson, type StreamEvents } from './openai.wire';
+import { DEFAULT_EMBEDDING_DIMENSIONS, embeddingsJson, readInputs, textCompletionEvents, textCompletionJson, type TextOrTokens } from './openai-legacy.wire';
 import {
   badScript,
   invalidApiKey,
@@ -292,6 +293,9 @@ class FakeOpenAIServer implements FakeProvider {
     if (path === '/v1/chat/completions' && method === 'POST') {
       if (malformed) this.sendError(ex, 400, invalidJson());
       else this.chat(ex, req, body);
+    } else if ((path === '/v1/embeddings' || path === '/v1/completions') && method === 'POST') {
+      if (malformed) this.sendError(ex, 400, invalidJson());
+      else this.legacy(ex, req, body, path === '/v1/embeddings' ? 'embeddings' : 'completions');
     } else if (path === '/v1/models' && method === 'GET') {
       this.sendJson(ex, 200, modelListJson(this.models, MODELS_CREATED));
     } else if (path.startsWith('/v1/models/') && method === 'GET') {
@@ -345,6 +349,91 @@ class FakeOpenAIServer implements FakeProvider {
     } else {
       respond();
     }
+  }
+
+  /**
+   * POST /v1/embeddings and POST /v1/completions (legacy): the same scripted
+   * latency, failures and hangs as chat; answers from openai-legacy.wire.
+   */
+  private legacy(ex: Exchange, req: IncomingMessage, parsed: unknown, kind: 'embeddings' | 'completions'): void {
+    let b = this.resolved;
+    const header = req.headers[BEHAVIOR_HEADER];
+    if (typeof header === 'string') {
+      try {
+        b = resolveBehavior({ ...this.behavior, ...parseBehaviorHeader(header) });
+      } catch (err) {
+        this.sendError(ex, 400, badScript((err as Error).message));
+        return;
+      }
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.sendError(ex, 400, invalidJson());
+      return;
+    }
+    const body = parsed as Record<string, unknown>;
+    if (typeof body.model !== 'string') {
+      this.sendError(ex, 400, missingParameter('model'));
+      return;
+    }
+    const field = kind === 'embeddings' ? 'input' : 'prompt';
+    const inputs = readInputs(body[field]);
+    if (!inputs) {
+      this.sendError(ex, 400, missingParameter(field));
+      return;
+    }
+    const dims = body.dimensions;
+    if (kind === 'embeddings' && dims !== undefined && !(typeof dims === 'number' && Number.isInteger(dims) && dims > 0 && dims <= 4096)) {
+      this.sendError(ex, 400, { error: { message: "Invalid 'dimensions': expected an integer from 1 to 4096.", type: 'invalid_request_error', param: 'dimensions', code: 'invalid_value' } });
+      return;
+    }
+    if (b.hang) return;
+    const model = b.model ?? body.model;
+    const fails = b.failRate !== undefined ? this.random() < b.failRate : b.failStatus !== undefined;
+    const respond = fails
+      ? () => this.fail(ex, b, model)
+      : kind === 'embeddings'
+        ? () => this.sendJson(ex, 200, embeddingsJson(model, inputs, (dims as number | undefined) ?? DEFAULT_EMBEDDING_DIMENSIONS, body.encoding_format === 'base64'))
+        : body.stream === true
+          ? () => this.streamText(ex, b, body, inputs, model)
+          : () => this.sendJson(ex, 200, textCompletionJson('cmpl-' + this.nextSeq(), this.created(), model, inputs, b));
+    const latency = drawLatency(b, this.random);
+    if (latency > 0) {
+      ex.timer = setTimeout(() => {
+        ex.timer = null;
+        if (!ex.closed) respond();
+      }, latency);
+    } else {
+      respond();
+    }
+  }
+
+  /** A streamed legacy completion: one event per write, `chunkDelayMs` apart. */
+  private streamText(ex: Exchange, b: ResolvedBehavior, body: Record<string, unknown>, prompts: TextOrTokens[], model: string): void {
+    const so = body.stream_options as { include_usage?: unknown } | null | undefined;
+    const seq = this.nextSeq();
+    const events = textCompletionEvents('cmpl-' + seq, this.created(), model, prompts, b, so != null && so.include_usage === true);
+    ex.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_' + seq });
+    if (ex.record) ex.record.status = 200;
+    ex.res.flushHeaders();
+    let i = 0;
+    const next = (): void => {
+      ex.timer = null;
+      if (ex.closed) return;
+      if (b.breakAfterChunks !== undefined && i >= b.breakAfterChunks) {
+        this.breakNow(ex);
+        return;
+      }
+      if (ex.record) ex.record.chunksSent = i;
+      const e = events[i++]!;
+      if (i === events.length) ex.res.end(e);
+      else {
+        ex.res.write(e);
+        if (b.chunkDelayMs > 0) ex.timer = setTimeout(next, b.chunkDelayMs);
+        else next();
+      }
+    };
+    if (b.ttftMs > 0) ex.timer = setTimeout(next, b.ttftMs);
+    else next();
   }
 
   private complete(ex: Exchange, b: ResolvedBehavior, body: ChatBody, model: string): void {

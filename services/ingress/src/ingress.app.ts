@@ -7,6 +7,9 @@ import type { Logger } from '@switchyard/telemetry';
 import { KeyCache } from './auth/key-cache';
 import { ChatCompletionsHandler } from './chat/chat-completions.handler';
 import { registerIngressRoutes } from './http/ingress.routes';
+import { EmbeddingsHandler } from './embeddings/embeddings.handler';
+import { CompletionsHandler } from './completions/completions.handler';
+import { ModelListsHandler } from './models/model-lists';
 import { IngressModule, INGRESS_CONFIG, LOGGER, METRICS, NATS } from './ingress.module';
 import type { IngressMetrics } from './metrics/ingress.metrics';
 import type { IngressConfig } from './ingress.config';
@@ -38,6 +41,9 @@ export async function startIngress(opts: { port?: number; host?: string } = {}):
   await app.init();
   registerIngressRoutes(app.getHttpAdapter().getInstance(), {
     chat: app.get(ChatCompletionsHandler),
+    embeddings: app.get(EmbeddingsHandler),
+    completions: app.get(CompletionsHandler),
+    modelLists: app.get(ModelListsHandler),
     keys: app.get(KeyCache),
     plans: app.get(PlanStore),
     nc: app.get<NatsConnection>(NATS),

@@ -5,7 +5,11 @@ import { trace } from '@opentelemetry/api';
 import { connectNats, ensureUsageTopology, UsagePublisher } from '@switchyard/bus';
 import { createLogger, type Logger } from '@switchyard/telemetry';
 import { KeyCache } from './auth/key-cache';
-import { ChatCompletionsHandler } from './chat/chat-completions.handler';
+import { ChatCompletionsHandler, type ChatDeps } from './chat/chat-completions.handler';
+import { OpenAIPassthrough } from './completions/openai-passthrough';
+import { CompletionsHandler } from './completions/completions.handler';
+import { EmbeddingsHandler } from './embeddings/embeddings.handler';
+import { ModelListsHandler } from './models/model-lists';
 import { loadIngressConfig, type IngressConfig } from './ingress.config';
 import { PlanStore } from './plan/plan.store';
 import { CredentialCache } from './upstream/credential.cache';
@@ -19,6 +23,8 @@ export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
 export const LOGGER = Symbol('LOGGER');
 export const METRICS = Symbol('METRICS');
+/** What every request handler shares: caches, pools, limits, health, usage, telemetry. */
+export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
 
 @Module({
   providers: [
@@ -89,7 +95,7 @@ export const METRICS = Symbol('METRICS');
       useFactory: (nc: NatsConnection) => ClusterRateLimiter.open(nc),
     },
     {
-      provide: ChatCompletionsHandler,
+      provide: HANDLER_DEPS,
       inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS],
       useFactory: (
         keys: KeyCache,
@@ -102,23 +108,27 @@ export const METRICS = Symbol('METRICS');
         limiter: ClusterRateLimiter,
         health: ChannelHealthBook,
         metrics: IngressMetrics,
-      ) =>
-        new ChatCompletionsHandler({
-          keys,
-          plans,
-          credentials,
-          pools,
-          usage,
-          tracer: trace.getTracer('switchyard-ingress'),
-          timeouts: cfg.timeouts,
-          race: cfg.race,
-          limiter,
-          health,
-          pool: new PoolSelector(cfg.poolStrategy),
-          metrics,
-          log,
-        }),
+      ): ChatDeps => ({
+        keys,
+        plans,
+        credentials,
+        pools,
+        usage,
+        tracer: trace.getTracer('switchyard-ingress'),
+        timeouts: cfg.timeouts,
+        race: cfg.race,
+        limiter,
+        health,
+        pool: new PoolSelector(cfg.poolStrategy),
+        metrics,
+        log,
+      }),
     },
+    { provide: ChatCompletionsHandler, inject: [HANDLER_DEPS], useFactory: (deps: ChatDeps) => new ChatCompletionsHandler(deps) },
+    { provide: OpenAIPassthrough, inject: [HANDLER_DEPS], useFactory: (deps: ChatDeps) => new OpenAIPassthrough(deps) },
+    { provide: EmbeddingsHandler, inject: [OpenAIPassthrough], useFactory: (p: OpenAIPassthrough) => new EmbeddingsHandler(p) },
+    { provide: CompletionsHandler, inject: [OpenAIPassthrough], useFactory: (p: OpenAIPassthrough) => new CompletionsHandler(p) },
+    { provide: ModelListsHandler, inject: [KeyCache, PlanStore], useFactory: (keys: KeyCache, plans: PlanStore) => new ModelListsHandler(keys, plans) },
   ],
 })
 export class IngressModule implements OnApplicationShutdown {

@@ -12,9 +12,15 @@ import type { PlanStore } from '../plan/plan.store';
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { httpMetricsHooks, renderMetrics } from '@switchyard/metrics';
+import type { EmbeddingsHandler } from '../embeddings/embeddings.handler';
+import type { CompletionsHandler } from '../completions/completions.handler';
+import type { ModelListsHandler } from '../models/model-lists';
 
 export interface IngressRouteDeps {
   chat: ChatCompletionsHandler;
+  embeddings: EmbeddingsHandler;
+  completions: CompletionsHandler;
+  modelLists: ModelListsHandler;
   keys: KeyCache;
   plans: PlanStore;
   nc: NatsConnection;
@@ -48,11 +54,13 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
     const err = fromFastifyError(error);
     if (err.kind === 'internal') deps.log.error({ request_id: req.id, err: error.message }, 'unhandled error');
     if (err.headers) void reply.headers(err.headers);
-    const rendered = renderClientError(protocolOfUrl(req.url), err);
+    const rendered = renderClientError(protocolOf(req), err);
     void reply.status(rendered.status).send(rendered.body);
   });
 
   app.post('/v1/chat/completions', (req, reply) => deps.chat.handle(req, reply));
+  app.post('/v1/embeddings', (req, reply) => deps.embeddings.handle(req, reply));
+  app.post('/v1/completions', (req, reply) => deps.completions.handle(req, reply));
 
   // Anthropic Messages: any channel, translated when it speaks another protocol.
   app.post('/v1/messages', (req, reply) => deps.chat.handle(req, reply, 'anthropic'));
@@ -65,7 +73,13 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
     return deps.chat.handle(req, reply, 'gemini', { model: m[1], stream: m[2] === 'streamGenerateContent' });
   });
 
+  // Gemini model list and model, in Gemini's shape.
+  app.get('/v1beta/models', (req, reply) => deps.modelLists.geminiList(req, reply));
+  app.get('/v1beta/models/:model', (req, reply) => deps.modelLists.geminiGet(req, reply, (req.params as { model: string }).model));
+
   app.get('/v1/models', async (req, reply) => {
+    // The Anthropic SDK sends `anthropic-version`: answer in its list shape.
+    if (isAnthropic(req)) return deps.modelLists.anthropicList(req, reply);
     const key = await authenticate(deps.keys, req);
     const plan = deps.plans.current;
     const ids = plan ? plan.modelIds.filter((id) => key.allowsModel(id)) : [];
@@ -76,8 +90,9 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
   });
 
   app.get('/v1/models/:model', async (req, reply) => {
-    const key = await authenticate(deps.keys, req);
     const id = (req.params as { model: string }).model;
+    if (isAnthropic(req)) return deps.modelLists.anthropicGet(req, reply, id);
+    const key = await authenticate(deps.keys, req);
     const plan = deps.plans.current;
     if (!plan || !plan.models.has(id) || !key.allowsModel(id)) {
       throw new GatewayError('model_not_found', { message: `The model '${id}' does not exist.`, param: 'model' });
@@ -130,6 +145,16 @@ function fromFastifyError(error: FastifyError): GatewayError {
     }
   }
   return e;
+}
+
+function isAnthropic(req: FastifyRequest): boolean {
+  return typeof req.headers['anthropic-version'] === 'string';
+}
+
+/** Which protocol's error shape a request answers in: by path, and `anthropic-version` for the shared model list. */
+function protocolOf(req: FastifyRequest): Protocol {
+  const p = protocolOfUrl(req.url);
+  return p === 'openai' && req.url.startsWith('/v1/models') && isAnthropic(req) ? 'anthropic' : p;
 }
 
 /** Which protocol's error shape a path answers in. */

@@ -1,0 +1,490 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span } from '@opentelemetry/api';
+import { USAGE_SCHEMA_V1, type PlanCandidate, type TokenUsage, type UsageEventV1 } from '@switchyard/contracts';
+import { costNano } from '@switchyard/pricing';
+import { activeTraceId } from '@switchyard/telemetry';
+import { formatRouteErrors, keyRouteDefaults, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
+import type { ResolvedKey } from '../auth/key-cache';
+import { authenticate } from '../auth/authenticate';
+import type { ChatDeps } from '../chat/chat-completions.handler';
+import { UpstreamAttempt } from '../chat/upstream-attempt';
+import { GatewayError } from '../errors/gateway-error';
+import { asGatewayError, toOpenAIError } from '../errors/openai-error';
+import { rateLimitHeaders } from '../limits/rate-limit-headers';
+import { upstreamProtocolOf } from '../protocol/upstream-http';
+import { renderClientError } from '../protocol/client-errors';
+import { readOpenAIUsage } from '../providers/openai/usage';
+import { SseParser, type SseEvent } from '../sse/sse.parser';
+import { estimateTokensFromChars } from '../usage/token-estimate';
+
+/** The dependencies of the OpenAI-only surfaces: the chat handler's, shared. */
+export type PassthroughDeps = Omit<ChatDeps, 'race'>;
+
+/** A validated request of one surface. */
+export interface SurfaceRequest {
+  model: string;
+  stream: boolean;
+  /** The client asked for usage on its stream (`stream_options.include_usage`). */
+  clientWantsUsage: boolean;
+  /** Characters of prompt text, for an estimate when the upstream reports no usage. */
+  promptChars: number;
+  /** Sent upstream as is, with the channel's model id and without gateway fields. */
+  body: Record<string, unknown>;
+  /** Routing preferences from the body (`route`), if any. */
+  route: unknown;
+}
+
+/** One OpenAI-shaped endpoint forwarded to OpenAI-compatible channels. */
+export interface Surface {
+  /** Span name, e.g. `POST /v1/embeddings`. */
+  name: string;
+  /** Appended to the channel's base URL, e.g. `/embeddings`. */
+  upstreamPath: string;
+  /** Validates the body; throws a 400 GatewayError. */
+  read(body: unknown): SurfaceRequest;
+}
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
+const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
+const NO_PRICE = { input_nano_per_mtok: 0, output_nano_per_mtok: 0, cached_input_nano_per_mtok: 0 };
+
+interface Exchange {
+  requestId: string;
+  occurredAt: Date;
+  startedAt: number;
+  key: ResolvedKey;
+  req: SurfaceRequest;
+  span: Span;
+  attempts: UpstreamAttempt[];
+  winner: UpstreamAttempt | null;
+  usage: TokenUsage | null;
+  usageEstimated: boolean;
+  modelServed: string;
+  httpStatus: number;
+  error: GatewayError | null;
+  clientGone: boolean;
+}
+
+/**
+ * Admits a request against its key's rate limits (sets the rate-limit
+ * headers; throws 429 with Retry-After when over).
+ */
+export async function admitOrThrow(deps: Pick<PassthroughDeps, 'limiter'>, key: ResolvedKey, reply: FastifyReply): Promise<void> {
+  if (!key.rpm && !key.tpm) return;
+  const admission = await deps.limiter.admit(key);
+  const headers = rateLimitHeaders(admission.states);
+  if (!admission.allowed) {
+    const s = admission.states[0]!;
+    throw new GatewayError('rate_limited', {
+      message: `Rate limit reached for this API key: ${s.limit} ${s.dimension} per minute. Retry after the window resets.`,
+      headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(s.resetMs / 1000))) },
+    });
+  }
+  void reply.headers(headers);
+}
+
+/**
+ * Forwards an OpenAI-shaped request (embeddings, legacy completions) to the
+ * OpenAI-compatible channels serving its model: same key, model access, rate
+ * limits and channel health as chat; channels tried one at a time in the
+ * plan's fallback order; the upstream's bytes relayed unchanged (streams
+ * event by event, the usage chunk asked for on the client's behalf hidden);
+ * one usage event per request from the upstream's `usage`.
+ */
+export class OpenAIPassthrough {
+  constructor(private readonly deps: PassthroughDeps) {}
+
+  async handle(surface: Surface, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const startedAt = performance.now();
+    const key = await authenticate(this.deps.keys, request);
+    const req = surface.read(request.body);
+    const resolved = resolveRoutePreferences({
+      key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
+      header: typeof request.headers['x-switchyard-route'] === 'string' ? request.headers['x-switchyard-route'] : null,
+      body: req.route,
+    });
+    if (!resolved.ok) {
+      throw new GatewayError('invalid_request', {
+        message: `Invalid routing preferences: ${formatRouteErrors(resolved.errors)}.`,
+        param: resolved.errors[0]?.field ?? 'route',
+        code: 'invalid_route',
+      });
+    }
+    if (!key.allowsModel(req.model)) {
+      throw new GatewayError('permission_denied', { message: `This API key may not use the model '${req.model}'.`, code: 'model_not_allowed', param: 'model' });
+    }
+    await admitOrThrow(this.deps, key, reply);
+    const plan = this.deps.plans.current;
+    if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
+    const all = plan.models.get(req.model);
+    if (!all) throw new GatewayError('model_not_found', { message: `The model '${req.model}' does not exist or is not served by any channel.`, param: 'model' });
+    const candidates = all.filter((c) => upstreamProtocolOf(c.provider) === 'openai');
+    if (candidates.length === 0) {
+      throw new GatewayError('invalid_request', {
+        message: `The model '${req.model}' is not served by an OpenAI-compatible channel, which ${surface.name} needs.`,
+        param: 'model',
+        code: 'unsupported_model',
+      });
+    }
+
+    const span = this.deps.tracer.startSpan(surface.name, {
+      kind: SpanKind.SERVER,
+      attributes: { 'switchyard.request_id': request.id, 'switchyard.model': req.model, 'switchyard.stream': req.stream, 'switchyard.key_id': key.key_id },
+    });
+    const ex: Exchange = {
+      requestId: request.id,
+      occurredAt: new Date(),
+      startedAt,
+      key,
+      req,
+      span,
+      attempts: [],
+      winner: null,
+      usage: null,
+      usageEstimated: false,
+      modelServed: '',
+      httpStatus: 200,
+      error: null,
+      clientGone: false,
+    };
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      ex.clientGone = true;
+      for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
+    });
+    try {
+      await this.run(ex, surface, candidates, resolved.value, reply);
+    } catch (e) {
+      const err = asGatewayError(e);
+      ex.error = err;
+      ex.httpStatus = err.status;
+      if (!reply.sent && !reply.raw.headersSent) {
+        if (err.headers) void reply.headers(err.headers);
+        const rendered = renderClientError('openai', err);
+        reply.status(rendered.status).send(rendered.body);
+      }
+    } finally {
+      this.finish(ex);
+    }
+  }
+
+  /** Channels one at a time, in the plan's fallback order, until one answers. */
+  private async run(ex: Exchange, surface: Surface, candidates: readonly PlanCandidate[], prefs: RoutePreferences, reply: FastifyReply): Promise<void> {
+    const model = ex.req.model;
+    const plan = planRoute({
+      model,
+      candidates,
+      health: (channelId) => this.deps.health.health(channelId, model),
+      preferences: { ...prefs, mode: 'fallback', hedge: false, race_n: 1 },
+      pool: this.deps.pool,
+      stickyKey: ex.key.key_id,
+      inFlight: (channelId) => this.deps.health.inFlightOf(channelId),
+      parallel: { inFlight: 0, cap: 0 },
+      now: Date.now,
+      random: Math.random,
+    });
+    if (plan.attempts.length === 0) {
+      throw new GatewayError('no_channel', {
+        message: `No channel can serve '${model}' right now: ${plan.explanation.no_candidate_reason ?? 'all excluded'}.`,
+        code: 'no_available_channel',
+      });
+    }
+    let lastError: GatewayError | undefined;
+    for (const planned of plan.attempts) {
+      if (ex.clientGone) break;
+      if (!this.deps.health.begin(planned.candidate, model)) {
+        lastError = new GatewayError('no_channel', { message: `channel ${planned.channel_id} is not accepting requests (circuit open)`, retryable: true, channelId: planned.channel_id, errorClass: 'transient' });
+        continue;
+      }
+      const attempt = new UpstreamAttempt(planned.candidate, performance.now() - ex.startedAt, this.deps.timeouts);
+      ex.attempts.push(attempt);
+      try {
+        await this.attempt(ex, surface, attempt, reply);
+        return;
+      } catch (e) {
+        const err = asGatewayError(e);
+        if (attempt.endedAt === null) attempt.fail(err);
+        this.report(ex, attempt, err);
+        // Bytes already went out: the stream ended with an error event; nothing to retry.
+        if (reply.raw.headersSent) {
+          ex.error = ex.clientGone ? null : err;
+          ex.httpStatus = ex.clientGone ? 499 : ex.httpStatus;
+          return;
+        }
+        lastError = err;
+        const action = routingActionFor(err.errorClass ?? 'unknown');
+        if (!err.retryable || !action.next_channel || !prefs.allow_fallbacks) throw err;
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: err.channelId, error_class: err.errorClass }, 'upstream attempt failed; trying the next channel');
+      }
+    }
+    throw lastError ?? new GatewayError('no_channel', { message: 'No channel could serve the request.', code: 'no_available_channel' });
+  }
+
+  private async attempt(ex: Exchange, surface: Surface, attempt: UpstreamAttempt, reply: FastifyReply): Promise<void> {
+    const candidate = attempt.candidate;
+    const apiKey = await this.deps.credentials.get(candidate.channel_id);
+    const base = new URL(candidate.base_url);
+    const out: Record<string, unknown> = { ...ex.req.body, model: candidate.upstream_model };
+    delete out.route;
+    if (ex.req.stream) {
+      const so = typeof out.stream_options === 'object' && out.stream_options !== null ? out.stream_options : {};
+      out.stream_options = { ...so, include_usage: true };
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: ex.req.stream ? 'text/event-stream' : 'application/json' };
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    const res = await attempt.send(this.deps.pools, {
+      origin: base.origin,
+      path: `${base.pathname.replace(/\/+$/, '')}${surface.upstreamPath}`,
+      headers,
+      body: JSON.stringify(out),
+    });
+    if (!ex.req.stream) {
+      let buf: Buffer;
+      try {
+        buf = Buffer.from(await res.body.arrayBuffer());
+      } catch (e) {
+        throw attempt.classifyThrown(e, false);
+      }
+      let parsed: { model?: unknown; usage?: unknown };
+      try {
+        parsed = JSON.parse(buf.toString('utf8')) as typeof parsed;
+      } catch (e) {
+        throw new GatewayError('upstream_error', { message: 'The upstream provider returned a malformed response.', errorClass: 'transient', retryable: true, provider: candidate.provider, channelId: candidate.channel_id, cause: e });
+      }
+      attempt.markFirstToken();
+      attempt.finish();
+      ex.winner = attempt;
+      ex.modelServed = typeof parsed.model === 'string' ? parsed.model : candidate.upstream_model;
+      ex.usage = readOpenAIUsage(parsed.usage);
+      if (!ex.usage) {
+        ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(ex.req.promptChars) };
+        ex.usageEstimated = true;
+      }
+      this.report(ex, attempt, null);
+      // The upstream's bytes go out unchanged.
+      reply.status(200).header('content-type', 'application/json').send(buf);
+      return;
+    }
+    await this.relayStream(ex, attempt, res.body as AsyncIterable<Buffer>, reply);
+  }
+
+  /** Relays an SSE stream event by event; the usage-only chunk is hidden unless the client asked. */
+  private async relayStream(ex: Exchange, attempt: UpstreamAttempt, body: AsyncIterable<Buffer>, reply: FastifyReply): Promise<void> {
+    const raw = reply.raw;
+    const parser = new SseParser();
+    const events: SseEvent[] = [];
+    const seen = { done: false, finished: false, outputChars: 0, usage: null as TokenUsage | null, model: '', error: false };
+    attempt.armFirstToken();
+    reply.hijack();
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    ex.winner = attempt;
+    let failure: GatewayError | null = null;
+    try {
+      const it = body[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await it.next();
+        if (next.done) parser.end(events);
+        else parser.push(next.value, events);
+        let text = '';
+        for (const e of events) {
+          if (e.data === '[DONE]') {
+            seen.done = true;
+            text += 'data: [DONE]\n\n';
+          } else if (observeTextChunk(e.data, seen, ex.req.clientWantsUsage)) text += `data: ${e.data}\n\n`;
+        }
+        events.length = 0;
+        if (text.length > 0) {
+          attempt.markFirstToken();
+          raw.write(text);
+        }
+        if (next.done) break;
+      }
+    } catch (e) {
+      failure = attempt.classifyThrown(e, true);
+    }
+    if (!failure && (seen.error || !(seen.done || seen.finished))) {
+      failure = new GatewayError('upstream_error', {
+        message: seen.error ? 'The upstream provider failed mid-stream.' : 'The upstream stream ended before the answer was complete.',
+        code: 'stream_interrupted',
+        errorClass: 'mid_stream',
+        provider: attempt.candidate.provider,
+        channelId: attempt.candidate.channel_id,
+      });
+    }
+    ex.modelServed = seen.model || attempt.candidate.upstream_model;
+    if (seen.usage) ex.usage = seen.usage;
+    else {
+      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(ex.req.promptChars), output_tokens: estimateTokensFromChars(seen.outputChars) };
+      ex.usageEstimated = true;
+    }
+    if (failure) {
+      attempt.fail(failure);
+      // A failure after bytes went out ends the stream with an error event, never silently.
+      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed && !seen.error) raw.write(`data: ${JSON.stringify(toOpenAIError(failure))}\n\n`);
+      if (!raw.writableEnded && !raw.destroyed) raw.end();
+      throw failure;
+    }
+    attempt.finish();
+    this.report(ex, attempt, null);
+    if (!seen.done) raw.write('data: [DONE]\n\n');
+    raw.end();
+  }
+
+  /** Tells the health book and metrics how an attempt ended (once per attempt). */
+  private report(ex: Exchange, attempt: UpstreamAttempt, err: GatewayError | null): void {
+    const c = attempt.candidate;
+    const model = ex.req.model;
+    const ok = !err && ex.usage;
+    this.deps.metrics.upstream.observe({
+      provider: c.provider,
+      channel: c.channel_id,
+      model,
+      errorClass: err ? (err.errorClass ?? 'unknown') : null,
+      ttftMs: attempt.ttftMs,
+      tokens: ok ? { input: ex.usage!.input_tokens, output: ex.usage!.output_tokens, cached_input: ex.usage!.cached_input_tokens, reasoning: ex.usage!.reasoning_tokens } : undefined,
+    });
+    this.deps.health.end({
+      candidate: c,
+      model,
+      status: attempt.status,
+      errorClass: err ? (err.errorClass ?? 'unknown') : null,
+      ttftMs: attempt.ttftMs,
+      latencyMs: attempt.latencyMs,
+      outputTokens: ok ? ex.usage!.output_tokens : undefined,
+      retryAfterMs: err?.retryAfterMs ?? null,
+    });
+    this.deps.metrics.routing.setBreaker(c.channel_id, model, this.deps.health.breaker(c.channel_id, model).state());
+  }
+
+  /** The request's one usage event. */
+  private finish(ex: Exchange): void {
+    const latencyMs = performance.now() - ex.startedAt;
+    const winner = ex.winner;
+    const usage = ex.usage ?? ZERO_USAGE;
+    const candidate = winner?.candidate;
+    const price = candidate?.price ?? NO_PRICE;
+    const ttft = winner?.ttftMs ?? null;
+    const genMs = winner && ttft !== null ? winner.latencyMs - ttft : 0;
+    const status = ex.clientGone ? 499 : ex.httpStatus;
+    const event: UsageEventV1 = {
+      schema: USAGE_SCHEMA_V1,
+      request_id: ex.requestId,
+      occurred_at: ex.occurredAt.toISOString(),
+      trace_id: activeTraceId(trace.setSpan(ROOT_CONTEXT, ex.span)),
+      key_id: ex.key.key_id,
+      account_id: ex.key.account_id,
+      model_requested: ex.req.model,
+      model_served: ex.modelServed,
+      channel_id: candidate?.channel_id ?? '',
+      provider: candidate?.provider ?? '',
+      route_mode: 'fallback',
+      stream: ex.req.stream,
+      status: ex.error || ex.clientGone ? 'error' : 'ok',
+      http_status: status,
+      error_class: ex.clientGone ? 'client_abort' : (ex.error?.errorClass ?? (ex.error ? 'unknown' : null)),
+      attempts: ex.attempts.map((a) => ({
+        channel_id: a.candidate.channel_id,
+        provider: a.candidate.provider,
+        status: a.status,
+        error_class: a.errorClass,
+        started_after_ms: round2(a.startedAfterMs),
+        latency_ms: round2(a.latencyMs),
+        ttft_ms: a.ttftMs === null ? null : round2(a.ttftMs),
+      })),
+      usage,
+      usage_estimated: ex.usageEstimated,
+      ttft_ms: ttft === null ? null : round2(ttft),
+      latency_ms: round2(latencyMs),
+      tokens_per_second: genMs > 0 && usage.output_tokens > 0 ? round2((usage.output_tokens * 1000) / genMs) : null,
+      price,
+      cost_nano: winner ? costNano(usage, price) : 0,
+    };
+    ex.span.setAttributes({
+      'switchyard.channel_id': event.channel_id,
+      'switchyard.attempts': event.attempts.length,
+      'http.response.status_code': status,
+      'gen_ai.usage.input_tokens': usage.input_tokens,
+      'gen_ai.usage.output_tokens': usage.output_tokens,
+    });
+    if (ex.error) ex.span.setStatus({ code: SpanStatusCode.ERROR, message: ex.error.kind });
+    ex.span.end();
+    if (ex.key.tpm) this.deps.limiter.chargeTokens(ex.key, usage.input_tokens + usage.output_tokens);
+    try {
+      this.deps.usage.publish(event, trace.setSpan(ROOT_CONTEXT, ex.span));
+    } catch (e) {
+      this.deps.log.error({ request_id: ex.requestId, err: (e as Error).message }, 'usage event not published');
+    }
+  }
+}
+
+interface TextChunk {
+  model?: unknown;
+  choices?: Array<{ text?: unknown; finish_reason?: unknown; delta?: { content?: unknown } }>;
+  usage?: unknown;
+  error?: unknown;
+}
+
+/**
+ * Notes what one streamed chunk says (model, text, finish, usage, error);
+ * false for the usage-only chunk a client that did not ask must not see.
+ */
+function observeTextChunk(
+  data: string,
+  seen: { finished: boolean; outputChars: number; usage: TokenUsage | null; model: string; error: boolean },
+  clientWantsUsage: boolean,
+): boolean {
+  let chunk: TextChunk;
+  try {
+    chunk = JSON.parse(data) as TextChunk;
+  } catch {
+    return true;
+  }
+  if (chunk.error !== undefined) {
+    seen.error = true;
+    return true;
+  }
+  if (typeof chunk.model === 'string' && chunk.model) seen.model = chunk.model;
+  for (const c of chunk.choices ?? []) {
+    if (typeof c.text === 'string') seen.outputChars += c.text.length;
+    if (c.finish_reason) seen.finished = true;
+  }
+  if (chunk.usage) {
+    const u = readOpenAIUsage(chunk.usage);
+    if (u) seen.usage = u;
+    if (!clientWantsUsage && (!chunk.choices || chunk.choices.length === 0)) return false;
+  }
+  return true;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** Shared body checks: a JSON object with a string `model`. */
+export function readModelBody(body: unknown): Record<string, unknown> & { model: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', { message: 'The request body must be a JSON object.', code: 'invalid_json' });
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.model !== 'string' || b.model.length === 0) {
+    throw new GatewayError('invalid_request', {
+      message: b.model === undefined ? "Missing required parameter: 'model'." : "Invalid type for 'model': expected a string.",
+      param: 'model',
+      code: b.model === undefined ? 'missing_required_parameter' : 'invalid_type',
+    });
+  }
+  return b as Record<string, unknown> & { model: string };
+}
+
+/** Text or token-id inputs (`input`, `prompt`): their character count; throws a 400 when malformed. */
+export function inputChars(v: unknown, param: string): number {
+  const bad = (msg: string) => new GatewayError('invalid_request', { message: msg, param, code: v === undefined ? 'missing_required_parameter' : 'invalid_type' });
+  if (v === undefined || v === null) throw bad(`Missing required parameter: '${param}'.`);
+  if (typeof v === 'string') return v.length;
+  if (Array.isArray(v) && v.length > 0) {
+    if (v.every((x) => typeof x === 'string')) return (v as string[]).reduce((s, x) => s + x.length, 0);
+    if (v.every((x) => typeof x === 'number' && Number.isInteger(x))) return v.length * 4;
+    if (v.every((x) => Array.isArray(x) && x.length > 0 && x.every((n) => typeof n === 'number' && Number.isInteger(n)))) return (v as number[][]).reduce((s, x) => s + x.length * 4, 0);
+  }
+  throw bad(`Invalid type for '${param}': expected a string, an array of strings, an array of token ids, or an array of token-id arrays.`);
+}
