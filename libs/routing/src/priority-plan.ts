@@ -35,7 +35,12 @@ export function buildPriorityPlan(channels: readonly CatalogChannel[], version: 
   return { schema: PLAN_SCHEMA_V1, version, generated_at: now.toISOString(), models };
 }
 
-/** True when two plans route identically (ignores version and time), so an unchanged catalog is not re-pushed. */
+const withoutHealth = (k: string, v: unknown): unknown => (k === 'health' ? undefined : v);
+
+/**
+ * True when two plans route identically (ignores version, time and the live
+ * health snapshot), so an unchanged catalog is not re-pushed as a routing change.
+ */
 export function samePlanRouting(a: RoutingPlanV1 | undefined, b: RoutingPlanV1): boolean {
-  return a !== undefined && JSON.stringify(a.models) === JSON.stringify(b.models);
+  return a !== undefined && JSON.stringify(a.models, withoutHealth) === JSON.stringify(b.models, withoutHealth);
 }

@@ -9,9 +9,19 @@ import {
   routingPlanV1Schema,
   type RoutingPlanV1,
 } from '@switchyard/contracts';
-import { buildPriorityPlan, samePlanRouting } from '@switchyard/routing';
+import { buildPriorityPlan } from '@switchyard/routing';
 import type { PlanMetrics } from '@switchyard/metrics';
 import type { Logger } from '@switchyard/telemetry';
+import { sameHealth, sameRouting, withHealth, type HealthLookup } from './plan-health';
+
+/** Cluster-wide health carried in the plan, and how often it may be re-pushed. */
+export interface PlanHealthSource {
+  lookup: HealthLookup;
+  /** Shortest interval between health-only publishes. */
+  publishMs: number;
+  /** Counts health-only publishes. */
+  onHealthPublish?: () => void;
+}
 
 /** Opens (creating when missing) the KV bucket that carries plans to every ingress. */
 export async function openPlanBucket(nc: NatsConnection): Promise<KV> {
@@ -21,13 +31,21 @@ export async function openPlanBucket(nc: NatsConnection): Promise<KV> {
 /**
  * Keeps the routing plan in the KV bucket in step with billing's channel
  * catalog: rebuilds on start, on every catalog-changed notice and on a timer,
- * and writes only when the routing actually changed. Ingress watches the key,
- * so there is no per-request round trip, and the last plan stays in the bucket
+ * and writes at once when the routing changed. Ingress watches the key, so
+ * there is no per-request round trip, and the last plan stays in the bucket
  * when this service is down.
+ *
+ * With a health source, every candidate carries the router's cluster-wide
+ * health of its (channel, model); a change of health alone is pushed at most
+ * every `publishMs`, so busy traffic does not turn into a plan per request.
+ * Every write gets a newer version.
  */
 export class PlanPublisher {
   private current: RoutingPlanV1 | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  /** Serialises writes to the bucket so versions stay in order. */
+  private writing: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
   private again = false;
   private lastError: string | undefined;
@@ -39,6 +57,7 @@ export class PlanPublisher {
     private readonly refreshMs: number,
     private readonly now: () => Date = () => new Date(),
     private readonly metrics?: PlanMetrics,
+    private readonly health?: PlanHealthSource,
   ) {}
 
   async start(): Promise<void> {
@@ -52,12 +71,37 @@ export class PlanPublisher {
       for await (const _ of sub) void this.refresh();
     })();
     await this.refresh();
+    // A restarted router pushes the health it rebuilt at once, even when the routing is unchanged.
+    await this.publishHealth();
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
+    if (this.health) {
+      this.healthTimer = setInterval(() => void this.publishHealth(), this.health.publishMs);
+      this.healthTimer.unref();
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+  }
+
+  /** Pushes the current health when it differs from the plan in the bucket (routing unchanged). */
+  publishHealth(): Promise<void> {
+    const health = this.health;
+    if (!health) return Promise.resolve();
+    return this.serial(async () => {
+      const current = this.current;
+      if (!current) return;
+      const next = withHealth(current, health.lookup);
+      if (sameHealth(current, next)) return;
+      try {
+        await this.write({ ...next, version: this.nextVersion(), generated_at: this.now().toISOString() });
+        health.onHealthPublish?.();
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'health publish failed; will retry');
+      }
+    });
   }
 
   get plan(): RoutingPlanV1 | undefined {
@@ -84,6 +128,22 @@ export class PlanPublisher {
     return this.refreshing;
   }
 
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.writing.then(fn, fn);
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Versions are wall-clock based so a restarted router still moves forward. */
+  private nextVersion(): number {
+    return Math.max(this.now().getTime(), (this.current?.version ?? 0) + 1);
+  }
+
+  private async write(plan: RoutingPlanV1): Promise<void> {
+    await this.kv.put(PLAN_KEY, JSON.stringify(plan));
+    this.setCurrent(plan);
+  }
+
   private setCurrent(plan: RoutingPlanV1): void {
     this.current = plan;
     this.metrics?.version.set(plan.version);
@@ -94,15 +154,15 @@ export class PlanPublisher {
     try {
       const reply = await this.nc.request(CATALOG_SUBJECT, '{}', { timeout: 3_000 });
       const catalog = catalogReplySchema.parse(reply.json());
-      // Versions are wall-clock based so a restarted router still moves forward.
-      const version = Math.max(this.now().getTime(), (this.current?.version ?? 0) + 1);
-      const next = buildPriorityPlan(catalog.channels, version, this.now());
-      this.lastError = undefined;
-      if (samePlanRouting(this.current, next)) return;
-      await this.kv.put(PLAN_KEY, JSON.stringify(next));
-      this.setCurrent(next);
-      this.metrics?.publishes.inc();
-      this.log.info({ version, models: Object.keys(next.models).length }, 'routing plan published');
+      await this.serial(async () => {
+        const built = buildPriorityPlan(catalog.channels, this.nextVersion(), this.now());
+        this.lastError = undefined;
+        if (sameRouting(this.current, built)) return;
+        const next = this.health ? withHealth(built, this.health.lookup) : built;
+        await this.write(next);
+        this.metrics?.publishes.inc();
+        this.log.info({ version: next.version, models: Object.keys(next.models).length }, 'routing plan published');
+      });
     } catch (e) {
       // Billing down: keep the last plan in the bucket; ingress keeps serving from it.
       this.lastError = (e as Error).message;
