@@ -101,6 +101,8 @@ export class ChannelState {
   private lastSuccessAt: number | null = null;
   private lastFailureAt: number | null = null;
   private lastErrorClass: ErrorClass | null = null;
+  /** Sample statistics, recomputed only after new samples: snapshots are read on every request. */
+  private sampleStats: { p95Ttft: number | null; meanTtft: number | null; p95Latency: number | null; meanLatency: number | null } | null = null;
 
   constructor(
     private readonly now: () => number,
@@ -118,6 +120,7 @@ export class ChannelState {
     const nowMs = this.now();
     const at = finiteNonNeg(outcome.at_ms) ? outcome.at_ms : nowMs;
     this.requests += 1;
+    this.sampleStats = null;
     const ok = outcome.error_class === null && outcome.status >= 200 && outcome.status < 400;
     if (!ok && outcome.error_class !== null && !countsAgainstChannel(outcome.error_class)) {
       // The client's fault (bad request, hung up): says nothing about the channel's health.
@@ -157,6 +160,12 @@ export class ChannelState {
   snapshot(): ChannelStats {
     const w = this.window.counts(this.now());
     const n = w.successes + w.failures;
+    const q = (this.sampleStats ??= {
+      p95Ttft: this.ttftSamples.quantile(0.95),
+      meanTtft: this.ttftSamples.mean(),
+      p95Latency: this.latencySamples.quantile(0.95),
+      meanLatency: this.latencySamples.mean(),
+    });
     return {
       requests: this.requests,
       successes: this.successes,
@@ -166,10 +175,10 @@ export class ChannelState {
       ema_ttft_ms: this.emaTtft,
       ema_tokens_per_second: this.emaTps,
       ema_latency_ms: this.emaLatency,
-      p95_ttft_ms: this.ttftSamples.quantile(0.95),
-      recent_mean_ttft_ms: this.ttftSamples.mean(),
-      p95_latency_ms: this.latencySamples.quantile(0.95),
-      recent_mean_latency_ms: this.latencySamples.mean(),
+      p95_ttft_ms: q.p95Ttft,
+      recent_mean_ttft_ms: q.meanTtft,
+      p95_latency_ms: q.p95Latency,
+      recent_mean_latency_ms: q.meanLatency,
       window_successes: w.successes,
       window_failures: w.failures,
       window_success_rate: n === 0 ? null : w.successes / n,

@@ -239,7 +239,16 @@ export class ChatCompletionsHandler {
       const plan = planRoute({
         model: view.model,
         candidates,
-        health: (channelId) => this.deps.health.health(channelId, view.model),
+        // This replica's own view first; the router's cluster-wide snapshot
+        // (in the plan) stands in for channels this replica has not tried yet.
+        health: (channelId) => {
+          const h = this.deps.health.health(channelId, view.model);
+          if (!h.stats) {
+            const fromRouter = candidates.find((c) => c.channel_id === channelId)?.health;
+            if (fromRouter) h.stats = fromRouter;
+          }
+          return h;
+        },
         preferences: prefs,
         config: { race: { enabled: this.deps.race.enabled, maxN: this.deps.race.maxParallel } },
         pool: this.deps.pool,
