@@ -13,14 +13,14 @@ import type { PlanStore } from '../plan/plan.store';
 import { buildChatCompletionsRequest } from '../providers/openai/api';
 import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
-import { SseParser, type SseEvent } from '../sse/sse.parser';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
-  SseParser as CanonicalSseParser,
+  SseParser,
+  type SseEvent,
   UPSTREAM_PROTOCOLS,
   formatSse,
   type CanonicalResponse,
@@ -113,7 +113,7 @@ interface OpenedTranslatedStream {
   attempt: UpstreamAttempt;
   span: Span;
   body: AsyncIterator<Buffer>;
-  parser: CanonicalSseParser;
+  parser: SseParser;
   decoder: StreamDecoder;
   encoder: StreamEncoder;
   held: string;
@@ -585,7 +585,7 @@ export class ChatCompletionsHandler {
       attempt,
       span,
       body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
-      parser: new CanonicalSseParser(),
+      parser: new SseParser(),
       decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
       encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000) }),
       held: '',

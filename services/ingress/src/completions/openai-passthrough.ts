@@ -14,7 +14,7 @@ import { rateLimitHeaders } from '../limits/rate-limit-headers';
 import { upstreamProtocolOf } from '../protocol/upstream-http';
 import { renderClientError } from '../protocol/client-errors';
 import { readOpenAIUsage } from '../providers/openai/usage';
-import { SseParser, type SseEvent } from '../sse/sse.parser';
+import { SseParser, type SseEvent } from '@switchyard/providers';
 import { estimateTokensFromChars } from '../usage/token-estimate';
 
 /** The dependencies of the OpenAI-only surfaces: the chat handler's, shared. */
