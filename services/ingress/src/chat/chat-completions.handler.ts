@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { USAGE_SCHEMA_V1, type PlanCandidate, type TokenUsage, type UsageEventV1 } from '@switchyard/contracts';
+import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { costNano } from '@switchyard/pricing';
 import type { UsagePublisher } from '@switchyard/bus';
-import { activeTraceId, type Logger } from '@switchyard/telemetry';
+import type { Logger } from '@switchyard/telemetry';
 import type { KeyCache, ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import { GatewayError } from '../errors/gateway-error';
@@ -51,6 +51,7 @@ import {
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt } from './upstream-attempt';
+import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { rateLimitHeaders } from '../limits/rate-limit-headers';
 
@@ -831,63 +832,26 @@ export class ChatCompletionsHandler {
   }
 
   private finish(ex: Exchange): void {
-    const latencyMs = performance.now() - ex.startedAt;
-    const winner = ex.winner;
-    const usage = ex.usage ?? ZERO_USAGE;
-    const candidate = winner?.candidate;
-    const price = candidate?.price ?? { input_nano_per_mtok: 0, output_nano_per_mtok: 0, cached_input_nano_per_mtok: 0 };
-    const ttft = winner?.ttftMs ?? null;
-    const genMs = winner && ttft !== null ? winner.latencyMs - ttft : 0;
-    const status = ex.clientGone ? 499 : ex.httpStatus;
-    const event: UsageEventV1 = {
-      schema: USAGE_SCHEMA_V1,
-      request_id: ex.requestId,
-      occurred_at: ex.occurredAt.toISOString(),
-      trace_id: activeTraceId(trace.setSpan(ROOT_CONTEXT, ex.span)),
-      key_id: ex.key.key_id,
-      account_id: ex.key.account_id,
-      model_requested: ex.view.model,
-      model_served: ex.modelServed,
-      channel_id: candidate?.channel_id ?? '',
-      provider: candidate?.provider ?? '',
-      route_mode: ex.mode,
+    recordRequest(this.deps, {
+      requestId: ex.requestId,
+      occurredAt: ex.occurredAt,
+      startedAt: ex.startedAt,
+      span: ex.span,
+      key: ex.key,
+      modelRequested: ex.view.model,
+      modelServed: ex.modelServed,
+      routeMode: ex.mode,
       stream: ex.view.stream,
-      status: ex.error || ex.clientGone ? 'error' : 'ok',
-      http_status: status,
-      error_class: ex.clientGone ? 'client_abort' : (ex.error?.errorClass ?? (ex.error ? 'unknown' : null)),
-      attempts: ex.attempts.map((a) => ({
-        channel_id: a.candidate.channel_id,
-        provider: a.candidate.provider,
-        status: a.status,
-        error_class: a.errorClass,
-        started_after_ms: round2(a.startedAfterMs),
-        latency_ms: round2(a.latencyMs),
-        ttft_ms: a.ttftMs === null ? null : round2(a.ttftMs),
-      })),
-      usage,
-      usage_estimated: ex.usageEstimated,
-      ttft_ms: ttft === null ? null : round2(ttft),
-      latency_ms: round2(latencyMs),
-      tokens_per_second: genMs > 0 && usage.output_tokens > 0 ? round2((usage.output_tokens * 1000) / genMs) : null,
-      price,
-      cost_nano: winner ? costNano(usage, price) : 0,
-    };
-    ex.span.setAttributes({
-      'switchyard.channel_id': event.channel_id,
-      'switchyard.attempts': event.attempts.length,
-      'http.response.status_code': status,
-      'gen_ai.usage.input_tokens': usage.input_tokens,
-      'gen_ai.usage.output_tokens': usage.output_tokens,
+      attempts: ex.attempts,
+      winner: ex.winner,
+      usage: ex.usage,
+      usageEstimated: ex.usageEstimated,
+      httpStatus: ex.httpStatus,
+      error: ex.error,
+      clientGone: ex.clientGone,
     });
-    if (ex.error) ex.span.setStatus({ code: SpanStatusCode.ERROR, message: ex.error.kind });
-    ex.span.end();
-    if (ex.key.tpm) this.deps.limiter.chargeTokens(ex.key, usage.input_tokens + usage.output_tokens);
-    try {
-      this.deps.usage.publish(event, trace.setSpan(ROOT_CONTEXT, ex.span));
-    } catch (e) {
-      this.deps.log.error({ request_id: ex.requestId, err: (e as Error).message }, 'usage event not published');
-    }
   }
+
 }
 
 /** A race loser that answered after the winner: close its body so the connection is freed. */
@@ -928,6 +892,3 @@ function endAttemptSpan(span: Span, attempt: UpstreamAttempt, err: GatewayError 
   span.end();
 }
 
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}

@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span } from '@opentelemetry/api';
-import { USAGE_SCHEMA_V1, type PlanCandidate, type TokenUsage, type UsageEventV1 } from '@switchyard/contracts';
-import { costNano } from '@switchyard/pricing';
-import { activeTraceId } from '@switchyard/telemetry';
+import { recordRequest } from '../usage/request-record';
+import { SpanKind, type Span } from '@opentelemetry/api';
+import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { formatRouteErrors, keyRouteDefaults, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
 import type { ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
@@ -46,7 +45,6 @@ export interface Surface {
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
-const NO_PRICE = { input_nano_per_mtok: 0, output_nano_per_mtok: 0, cached_input_nano_per_mtok: 0 };
 
 interface Exchange {
   requestId: string;
@@ -358,63 +356,26 @@ export class OpenAIPassthrough {
 
   /** The request's one usage event. */
   private finish(ex: Exchange): void {
-    const latencyMs = performance.now() - ex.startedAt;
-    const winner = ex.winner;
-    const usage = ex.usage ?? ZERO_USAGE;
-    const candidate = winner?.candidate;
-    const price = candidate?.price ?? NO_PRICE;
-    const ttft = winner?.ttftMs ?? null;
-    const genMs = winner && ttft !== null ? winner.latencyMs - ttft : 0;
-    const status = ex.clientGone ? 499 : ex.httpStatus;
-    const event: UsageEventV1 = {
-      schema: USAGE_SCHEMA_V1,
-      request_id: ex.requestId,
-      occurred_at: ex.occurredAt.toISOString(),
-      trace_id: activeTraceId(trace.setSpan(ROOT_CONTEXT, ex.span)),
-      key_id: ex.key.key_id,
-      account_id: ex.key.account_id,
-      model_requested: ex.req.model,
-      model_served: ex.modelServed,
-      channel_id: candidate?.channel_id ?? '',
-      provider: candidate?.provider ?? '',
-      route_mode: 'fallback',
+    recordRequest(this.deps, {
+      requestId: ex.requestId,
+      occurredAt: ex.occurredAt,
+      startedAt: ex.startedAt,
+      span: ex.span,
+      key: ex.key,
+      modelRequested: ex.req.model,
+      modelServed: ex.modelServed,
+      routeMode: 'fallback',
       stream: ex.req.stream,
-      status: ex.error || ex.clientGone ? 'error' : 'ok',
-      http_status: status,
-      error_class: ex.clientGone ? 'client_abort' : (ex.error?.errorClass ?? (ex.error ? 'unknown' : null)),
-      attempts: ex.attempts.map((a) => ({
-        channel_id: a.candidate.channel_id,
-        provider: a.candidate.provider,
-        status: a.status,
-        error_class: a.errorClass,
-        started_after_ms: round2(a.startedAfterMs),
-        latency_ms: round2(a.latencyMs),
-        ttft_ms: a.ttftMs === null ? null : round2(a.ttftMs),
-      })),
-      usage,
-      usage_estimated: ex.usageEstimated,
-      ttft_ms: ttft === null ? null : round2(ttft),
-      latency_ms: round2(latencyMs),
-      tokens_per_second: genMs > 0 && usage.output_tokens > 0 ? round2((usage.output_tokens * 1000) / genMs) : null,
-      price,
-      cost_nano: winner ? costNano(usage, price) : 0,
-    };
-    ex.span.setAttributes({
-      'switchyard.channel_id': event.channel_id,
-      'switchyard.attempts': event.attempts.length,
-      'http.response.status_code': status,
-      'gen_ai.usage.input_tokens': usage.input_tokens,
-      'gen_ai.usage.output_tokens': usage.output_tokens,
+      attempts: ex.attempts,
+      winner: ex.winner,
+      usage: ex.usage,
+      usageEstimated: ex.usageEstimated,
+      httpStatus: ex.httpStatus,
+      error: ex.error,
+      clientGone: ex.clientGone,
     });
-    if (ex.error) ex.span.setStatus({ code: SpanStatusCode.ERROR, message: ex.error.kind });
-    ex.span.end();
-    if (ex.key.tpm) this.deps.limiter.chargeTokens(ex.key, usage.input_tokens + usage.output_tokens);
-    try {
-      this.deps.usage.publish(event, trace.setSpan(ROOT_CONTEXT, ex.span));
-    } catch (e) {
-      this.deps.log.error({ request_id: ex.requestId, err: (e as Error).message }, 'usage event not published');
-    }
   }
+
 }
 
 interface TextChunk {
@@ -456,9 +417,6 @@ function observeTextChunk(
   return true;
 }
 
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
 
 /** Shared body checks: a JSON object with a string `model`. */
 export function readModelBody(body: unknown): Record<string, unknown> & { model: string } {
