@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KvWatchInclude, Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { connectNats, type NatsConnection } from '@switchyard/bus';
@@ -23,7 +23,10 @@ let fake: FakeProvider;
 let stack: Stack;
 let nc: NatsConnection;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+// Runs after heavy suites (ClickHouse merging on two cores): allow catching up.
+vi.setConfig({ testTimeout: 180_000 });
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => undefined);
@@ -164,7 +167,13 @@ describe('router channel state', () => {
       sent += 1;
     }
     // The router catches up with every request, and the plan follows within an interval.
-    await waitFor('every request in the router', async () => (pair(await channels(), 'fast', 'gpt-4o-mini')?.stats.requests === 3 + sent ? true : undefined));
+    let seen: number | undefined;
+    await waitFor(`every request in the router (3 + ${sent})`, async () => {
+      seen = pair(await channels(), 'fast', 'gpt-4o-mini')?.stats.requests;
+      return seen === 3 + sent ? true : undefined;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}; the router counted ${seen}`);
+    });
     await waitFor('every request in the plan', async () => ((await planInBucket()).models['gpt-4o-mini']!.candidates[0]!.health?.requests === 3 + sent ? true : undefined));
     const elapsed = Date.now() - started;
     watch.stop();
