@@ -198,7 +198,10 @@ describe('router channel state', () => {
     await stack.services.router.stop();
     await stack.services.router.start();
     const body = await channels();
-    expect(pair(body, 'fast', 'gpt-4o-mini')?.stats).toMatchObject({ requests: 3 + extra, successes: 3 + extra, window_success_rate: 1 });
+    const fast = pair(body, 'fast', 'gpt-4o-mini')?.stats;
+    expect(fast).toMatchObject({ requests: 3 + extra, successes: 3 + extra, window_failures: 0 });
+    // The 60 s success window holds only what ended in the last minute: after a slow catch-up it may be empty.
+    expect([1, null]).toContain(fast?.window_success_rate);
     expect(pair(body, 'elsewhere', 'gpt-4o-mini')?.stats).toMatchObject({ requests: 2, failures: 2 });
     // And the rebuilt health is in the plan right after the start.
     const plan = await planInBucket();
