@@ -53,7 +53,7 @@ import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt } from './upstream-attempt';
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
-import { rateLimitHeaders } from '../limits/rate-limit-headers';
+import { admitOrThrow } from '../limits/admit';
 
 export interface ChatDeps {
   keys: KeyCache;
@@ -181,18 +181,7 @@ export class ChatCompletionsHandler {
         param: 'model',
       });
     }
-    if (key.rpm || key.tpm) {
-      const admission = await this.deps.limiter.admit(key);
-      const headers = rateLimitHeaders(admission.states);
-      if (!admission.allowed) {
-        const s = admission.states[0]!;
-        throw new GatewayError('rate_limited', {
-          message: `Rate limit reached for this API key: ${s.limit} ${s.dimension} per minute. Retry after the window resets.`,
-          headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(s.resetMs / 1000))) },
-        });
-      }
-      void reply.headers(headers);
-    }
+    await admitOrThrow(this.deps.limiter, key, reply);
     const plan = this.deps.plans.current;
     if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
     const candidates = plan.models.get(view.model);

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordRequest } from '../usage/request-record';
+import { admitOrThrow } from '../limits/admit';
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { formatRouteErrors, keyRouteDefaults, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
@@ -9,7 +10,6 @@ import type { ChatDeps } from '../chat/chat-completions.handler';
 import { UpstreamAttempt } from '../chat/upstream-attempt';
 import { GatewayError } from '../errors/gateway-error';
 import { asGatewayError, toOpenAIError } from '../errors/openai-error';
-import { rateLimitHeaders } from '../limits/rate-limit-headers';
 import { upstreamProtocolOf } from '../protocol/upstream-http';
 import { renderClientError } from '../protocol/client-errors';
 import { readOpenAIUsage } from '../providers/openai/usage';
@@ -63,23 +63,6 @@ interface Exchange {
   clientGone: boolean;
 }
 
-/**
- * Admits a request against its key's rate limits (sets the rate-limit
- * headers; throws 429 with Retry-After when over).
- */
-export async function admitOrThrow(deps: Pick<PassthroughDeps, 'limiter'>, key: ResolvedKey, reply: FastifyReply): Promise<void> {
-  if (!key.rpm && !key.tpm) return;
-  const admission = await deps.limiter.admit(key);
-  const headers = rateLimitHeaders(admission.states);
-  if (!admission.allowed) {
-    const s = admission.states[0]!;
-    throw new GatewayError('rate_limited', {
-      message: `Rate limit reached for this API key: ${s.limit} ${s.dimension} per minute. Retry after the window resets.`,
-      headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(s.resetMs / 1000))) },
-    });
-  }
-  void reply.headers(headers);
-}
 
 /**
  * Forwards an OpenAI-shaped request (embeddings, legacy completions) to the
@@ -111,7 +94,7 @@ export class OpenAIPassthrough {
     if (!key.allowsModel(req.model)) {
       throw new GatewayError('permission_denied', { message: `This API key may not use the model '${req.model}'.`, code: 'model_not_allowed', param: 'model' });
     }
-    await admitOrThrow(this.deps, key, reply);
+    await admitOrThrow(this.deps.limiter, key, reply);
     const plan = this.deps.plans.current;
     if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
     const all = plan.models.get(req.model);
