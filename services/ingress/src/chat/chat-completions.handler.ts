@@ -50,7 +50,7 @@ import {
 } from '@switchyard/routing';
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
-import { UpstreamAttempt } from './upstream-attempt';
+import { UpstreamAttempt, abortAttemptsOnClientClose } from './upstream-attempt';
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
@@ -220,11 +220,7 @@ export class ChatCompletionsHandler {
       error: null,
       clientGone: false,
     };
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
-      ex.clientGone = true;
-      for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
-    });
+    abortAttemptsOnClientClose(reply.raw, ex);
     try {
       const plan = planRoute({
         model: view.model,
@@ -450,18 +446,8 @@ export class ChatCompletionsHandler {
       if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
       const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
       if (!ex.view.stream) {
-        let buf: Buffer;
-        try {
-          buf = Buffer.from(await res.body.arrayBuffer());
-        } catch (e) {
-          throw attempt.classifyThrown(e, false);
-        }
-        let parsed: { model?: unknown; usage?: unknown };
-        try {
-          parsed = JSON.parse(buf.toString('utf8')) as typeof parsed;
-        } catch (e) {
-          throw malformed(attempt, e);
-        }
+        const { buf, parsed: body } = await attempt.readJson(res);
+        const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
         attempt.markFirstToken();
         return {
           kind: 'json',
@@ -549,23 +535,12 @@ export class ChatCompletionsHandler {
     const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
     const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
     if (!canonical.stream) {
-      let text: string;
-      try {
-        text = Buffer.from(await res.body.arrayBuffer()).toString('utf8');
-      } catch (e) {
-        throw attempt.classifyThrown(e, false);
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch (e) {
-        throw malformed(attempt, e);
-      }
+      const { parsed } = await attempt.readJson(res);
       let response: CanonicalResponse;
       try {
         response = UPSTREAM_PROTOCOLS[upstream].parseResponse(parsed);
       } catch (e) {
-        throw malformed(attempt, e);
+        throw attempt.malformed(e);
       }
       attempt.markFirstToken();
       return { kind: 'tjson', attempt, span, response };
@@ -857,17 +832,6 @@ function tokenUsage(u: CanonicalUsage): TokenUsage {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function malformed(attempt: UpstreamAttempt, cause: unknown): GatewayError {
-  return new GatewayError('upstream_error', {
-    message: 'The upstream provider returned a malformed response.',
-    errorClass: 'transient',
-    retryable: true,
-    provider: attempt.candidate.provider,
-    channelId: attempt.candidate.channel_id,
-    cause,
-  });
 }
 
 function endAttemptSpan(span: Span, attempt: UpstreamAttempt, err: GatewayError | null): void {

@@ -59,6 +59,36 @@ export class UpstreamAttempt {
     throw this.fail(upstreamErrorFromResponse(res.statusCode, raw, res.headers, this.candidate.provider, this.candidate.channel_id));
   }
 
+  /**
+   * Reads a whole JSON answer: a body that breaks is classified like any
+   * transport failure, one that is not JSON is a retryable upstream error.
+   */
+  async readJson(res: Dispatcher.ResponseData): Promise<{ buf: Buffer; parsed: unknown }> {
+    let buf: Buffer;
+    try {
+      buf = Buffer.from(await res.body.arrayBuffer());
+    } catch (e) {
+      throw this.classifyThrown(e, false);
+    }
+    try {
+      return { buf, parsed: JSON.parse(buf.toString('utf8')) };
+    } catch (e) {
+      throw this.malformed(e);
+    }
+  }
+
+  /** The upstream answered something it should not have (not JSON, not its protocol's shape). */
+  malformed(cause: unknown): GatewayError {
+    return new GatewayError('upstream_error', {
+      message: 'The upstream provider returned a malformed response.',
+      errorClass: 'transient',
+      retryable: true,
+      provider: this.candidate.provider,
+      channelId: this.candidate.channel_id,
+      cause,
+    });
+  }
+
   /** Streams: arms the time-to-first-token limit after headers arrived. */
   armFirstToken(): void {
     this.firstTokenTimer = setTimeout(() => this.abort(this.timeout('first_token')), this.timeouts.firstTokenMs);
@@ -150,4 +180,16 @@ async function readCapped(body: Dispatcher.ResponseData['body'], max: number): P
     n += b.length;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * A client that hangs up before its answer is complete: every upstream
+ * attempt of its request is aborted at once (recorded as client_abort).
+ */
+export function abortAttemptsOnClientClose(raw: { writableFinished: boolean; once(event: 'close', fn: () => void): unknown }, ex: { clientGone: boolean; attempts: readonly UpstreamAttempt[] }): void {
+  raw.once('close', () => {
+    if (raw.writableFinished) return;
+    ex.clientGone = true;
+    for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
+  });
 }

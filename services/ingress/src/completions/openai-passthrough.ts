@@ -7,7 +7,7 @@ import { formatRouteErrors, keyRouteDefaults, planRoute, resolveRoutePreferences
 import type { ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import type { ChatDeps } from '../chat/chat-completions.handler';
-import { UpstreamAttempt } from '../chat/upstream-attempt';
+import { UpstreamAttempt, abortAttemptsOnClientClose } from '../chat/upstream-attempt';
 import { GatewayError } from '../errors/gateway-error';
 import { asGatewayError, toOpenAIError } from '../errors/openai-error';
 import { upstreamProtocolOf } from '../protocol/upstream-http';
@@ -128,11 +128,7 @@ export class OpenAIPassthrough {
       error: null,
       clientGone: false,
     };
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
-      ex.clientGone = true;
-      for (const a of ex.attempts) a.abort(new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' }));
-    });
+    abortAttemptsOnClientClose(reply.raw, ex);
     try {
       await this.run(ex, surface, candidates, resolved.value, reply);
     } catch (e) {
@@ -220,18 +216,8 @@ export class OpenAIPassthrough {
       body: JSON.stringify(out),
     });
     if (!ex.req.stream) {
-      let buf: Buffer;
-      try {
-        buf = Buffer.from(await res.body.arrayBuffer());
-      } catch (e) {
-        throw attempt.classifyThrown(e, false);
-      }
-      let parsed: { model?: unknown; usage?: unknown };
-      try {
-        parsed = JSON.parse(buf.toString('utf8')) as typeof parsed;
-      } catch (e) {
-        throw new GatewayError('upstream_error', { message: 'The upstream provider returned a malformed response.', errorClass: 'transient', retryable: true, provider: candidate.provider, channelId: candidate.channel_id, cause: e });
-      }
+      const { buf, parsed: body } = await attempt.readJson(res);
+      const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
       attempt.markFirstToken();
       attempt.finish();
       ex.winner = attempt;
