@@ -7,7 +7,7 @@
 //   npm run build && node bench/proxy-overhead.mjs [--duration 10] [--connections 50] [--chunks 20]
 //
 // Uses (and resets) the *test* databases, like the end-to-end tests.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
@@ -15,6 +15,11 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 
 const require = createRequire(import.meta.url);
+// Like `npm test`: NATS, PostgreSQL and ClickHouse up, the test database there.
+execFileSync('bash', ['deploy/local/ensure-infra.sh'], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test' },
+});
 const { startStack, freePort, waitForHttp } = require('../libs/testkit/dist/index.js');
 
 const { values: args } = parseArgs({
