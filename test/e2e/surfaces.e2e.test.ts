@@ -197,8 +197,8 @@ describe('channel order, failures and limits', () => {
         return out.trim() ? out.trim().split('\n') : undefined;
       });
       expect(row).toHaveLength(1);
-      // Two chunks of "ok " delivered: 6 characters, estimated at 2 tokens.
-      expect(JSON.parse(row[0]!)).toEqual({ status: 'error', error_class: 'mid_stream', output_tokens: 2, usage_estimated: 1 });
+      // Two chunks of "ok " delivered: "ok ok " is 3 o200k tokens ("ok", " ok", " "), where 6 chars / 4 would say 2.
+      expect(JSON.parse(row[0]!)).toEqual({ status: 'error', error_class: 'mid_stream', output_tokens: 3, usage_estimated: 1 });
     } finally {
       openaiUp.setBehavior({ chunks: 3, chunkText: 'ok ' });
     }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POOL_STRATEGIES, type PoolStrategy } from '@switchyard/routing';
 import type { ChannelHealthConfig } from './routing/channel-health.book';
+import { TOKENIZER_KINDS, type TokenizerKind } from './usage/token-estimate';
 
 export interface UpstreamTimeouts {
   /** TCP/TLS connect. */
@@ -46,6 +47,8 @@ export interface IngressConfig {
   health: ChannelHealthConfig;
   /** Orders equally scored channels. */
   poolStrategy: PoolStrategy;
+  /** Counts tokens for usage estimates when an upstream reports none. */
+  tokenizer: TokenizerKind;
 }
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
@@ -83,6 +86,7 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
       rateLimitCooldownMs: envInt(env, 'INGRESS_RATE_LIMIT_COOLDOWN_MS', 10_000, 0),
     },
     poolStrategy: readPoolStrategy(env.INGRESS_POOL_STRATEGY),
+    tokenizer: readTokenizer(env.INGRESS_TOKENIZER),
   };
 }
 
@@ -90,4 +94,10 @@ function readPoolStrategy(v: string | undefined): PoolStrategy {
   if (!v) return 'round_robin';
   if ((POOL_STRATEGIES as readonly string[]).includes(v)) return v as PoolStrategy;
   throw new Error(`INGRESS_POOL_STRATEGY must be one of ${POOL_STRATEGIES.join(', ')}, got "${v}"`);
+}
+
+function readTokenizer(v: string | undefined): TokenizerKind {
+  if (v === undefined || v === '') return 'o200k';
+  if ((TOKENIZER_KINDS as readonly string[]).includes(v)) return v as TokenizerKind;
+  throw new Error(`INGRESS_TOKENIZER must be one of ${TOKENIZER_KINDS.join(', ')}, got "${v}"`);
 }

@@ -18,6 +18,7 @@ import { ClusterRateLimiter } from './limits/cluster-rate-limiter';
 import { ChannelHealthBook } from './routing/channel-health.book';
 import { createIngressMetrics, type IngressMetrics } from './metrics/ingress.metrics';
 import { PoolSelector } from '@switchyard/routing';
+import { createTokenCounter } from './usage/token-estimate';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
@@ -122,6 +123,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         pool: new PoolSelector(cfg.poolStrategy),
         metrics,
         log,
+        tokens: createTokenCounter(cfg.tokenizer),
       }),
     },
     { provide: ChatCompletionsHandler, inject: [HANDLER_DEPS], useFactory: (deps: ChatDeps) => new ChatCompletionsHandler(deps) },

@@ -15,7 +15,7 @@ import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
-import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
+import { OutputTally, estimatePromptTokens, type TokenCounter } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
@@ -69,6 +69,8 @@ export interface ChatDeps {
   pool: PoolSelector;
   metrics: IngressMetrics;
   log: Logger;
+  /** Counts tokens for estimates when an upstream reports no usage. */
+  tokens: TokenCounter;
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
@@ -120,8 +122,8 @@ interface OpenedTranslatedStream {
   held: string;
   ended: boolean;
   sawContent: boolean;
-  /** Characters of generated text, for an estimate when no usage arrives. */
-  outputChars: number;
+  /** Generated text, for an estimate when no usage arrives. */
+  output: OutputTally;
 }
 interface OpenedJson {
   kind: 'json';
@@ -556,7 +558,7 @@ export class ChatCompletionsHandler {
       held: '',
       ended: false,
       sawContent: false,
-      outputChars: 0,
+      output: new OutputTally(),
     };
     attempt.armFirstToken();
     let upstreamError: StreamEvent | undefined;
@@ -596,9 +598,9 @@ export class ChatCompletionsHandler {
     for (const e of events) {
       if (e.type === 'text_delta' || e.type === 'thinking_delta') {
         o.sawContent = true;
-        o.outputChars += e.text.length;
+        o.output.push(e.text);
       } else if (e.type === 'tool_call_start' || e.type === 'finish') o.sawContent = true;
-      else if (e.type === 'tool_call_delta') o.outputChars += e.argumentsDelta.length;
+      else if (e.type === 'tool_call_delta') o.output.push(e.argumentsDelta);
     }
     return events;
   }
@@ -619,7 +621,7 @@ export class ChatCompletionsHandler {
     ex.usage = o.response.usage ? tokenUsage(o.response.usage) : null;
     this.report(ex, o.attempt, null, ex.usage?.output_tokens);
     if (!ex.usage) {
-      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
+      ex.usage = { ...ZERO_USAGE, input_tokens: this.promptTokens(ex) };
       ex.usageEstimated = true;
     }
     reply.status(200).header('content-type', 'application/json').send(CLIENT_PROTOCOLS[ex.view.protocol].renderResponse(o.response, { created: Math.floor(Date.now() / 1000) }));
@@ -653,7 +655,7 @@ export class ChatCompletionsHandler {
     const usage = o.decoder.usage;
     if (usage) ex.usage = tokenUsage(usage);
     else {
-      ex.usage = { input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)), output_tokens: estimateTokensFromChars(o.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 };
+      ex.usage = { input_tokens: this.promptTokens(ex), output_tokens: o.output.tokens(this.deps.tokens), cached_input_tokens: 0, reasoning_tokens: 0 };
       ex.usageEstimated = true;
     }
     if (failure) {
@@ -667,6 +669,11 @@ export class ChatCompletionsHandler {
       this.report(ex, o.attempt, null, ex.usage.output_tokens);
     }
     if (!raw.writableEnded && !raw.destroyed) raw.end();
+  }
+
+  /** Estimated prompt tokens, for when the upstream reports none. */
+  private promptTokens(ex: Exchange): number {
+    return estimatePromptTokens(ex.view.body.messages, this.deps.tokens);
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
@@ -683,7 +690,7 @@ export class ChatCompletionsHandler {
     });
     if (err?.errorClass === 'cancelled') {
       // A race or hedge loser: the prompt it was sent is the waste, at that channel's input price.
-      const promptTokens = ex.usage?.input_tokens ?? estimateTokensFromChars(promptChars(ex.view.body.messages));
+      const promptTokens = ex.usage?.input_tokens ?? this.promptTokens(ex);
       m.routing.hedgeLost(c.channel_id, ex.view.model, costNano({ input_tokens: promptTokens, output_tokens: 0, cached_input_tokens: 0 }, c.price));
     }
     this.deps.health.end({
@@ -706,7 +713,7 @@ export class ChatCompletionsHandler {
     ex.modelServed = o.model;
     ex.usage = o.usage;
     if (!ex.usage) {
-      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
+      ex.usage = { ...ZERO_USAGE, input_tokens: this.promptTokens(ex) };
       ex.usageEstimated = true;
     }
     // The upstream's bytes go out unchanged: parsed once for the books, never re-serialised.
@@ -787,8 +794,8 @@ export class ChatCompletionsHandler {
     }
     // No usage from upstream (cut short, or a host that ignores include_usage): bill what was delivered.
     ex.usage = {
-      input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)),
-      output_tokens: estimateTokensFromChars(o.observer.outputChars),
+      input_tokens: this.promptTokens(ex),
+      output_tokens: o.observer.output.tokens(this.deps.tokens),
       cached_input_tokens: 0,
       reasoning_tokens: 0,
     };

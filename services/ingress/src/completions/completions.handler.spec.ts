@@ -13,8 +13,8 @@ function rejection(body: unknown): GatewayError {
 
 describe('readCompletionsRequest', () => {
   it('reads model, prompt and whether the client asked for usage on its stream', () => {
-    expect(readCompletionsRequest({ model: 'm', prompt: 'abcd' })).toMatchObject({ model: 'm', stream: false, clientWantsUsage: false, promptChars: 4 });
-    expect(readCompletionsRequest({ model: 'm', prompt: ['ab', 'cd'], stream: true })).toMatchObject({ stream: true, clientWantsUsage: false, promptChars: 4 });
+    expect(readCompletionsRequest({ model: 'm', prompt: 'abcd' })).toMatchObject({ model: 'm', stream: false, clientWantsUsage: false, prompt: 'abcd' });
+    expect(readCompletionsRequest({ model: 'm', prompt: ['ab', 'cd'], stream: true })).toMatchObject({ stream: true, clientWantsUsage: false, prompt: ['ab', 'cd'] });
     expect(readCompletionsRequest({ model: 'm', prompt: [1, 2], stream: true, stream_options: { include_usage: true } })).toMatchObject({ clientWantsUsage: true });
     expect(readCompletionsRequest({ model: 'm', prompt: 'x', route: { mode: 'fallback' } }).route).toEqual({ mode: 'fallback' });
   });

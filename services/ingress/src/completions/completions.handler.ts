@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error';
-import { inputChars, readModelBody, type OpenAIPassthrough, type Surface, type SurfaceRequest } from './openai-passthrough';
+import { readPromptInput, readModelBody, type OpenAIPassthrough, type Surface, type SurfaceRequest } from './openai-passthrough';
 
 /** Validates a legacy Completions body: `model`, `prompt`, optional `stream` and `stream_options`. */
 export function readCompletionsRequest(body: unknown): SurfaceRequest {
   const b = readModelBody(body);
-  const chars = inputChars(b.prompt, 'prompt');
+  const prompt = readPromptInput(b.prompt, 'prompt');
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') {
     throw new GatewayError('invalid_request', { message: "Invalid type for 'stream': expected a boolean.", param: 'stream', code: 'invalid_type' });
   }
@@ -15,7 +15,7 @@ export function readCompletionsRequest(body: unknown): SurfaceRequest {
   }
   const stream = b.stream === true;
   const clientWantsUsage = stream && (so as { include_usage?: unknown } | null | undefined)?.include_usage === true;
-  return { model: b.model, stream, clientWantsUsage, promptChars: chars, body: b, route: b.route };
+  return { model: b.model, stream, clientWantsUsage, prompt, body: b, route: b.route };
 }
 
 const COMPLETIONS: Surface = { name: 'POST /v1/completions', upstreamPath: '/completions', read: readCompletionsRequest };

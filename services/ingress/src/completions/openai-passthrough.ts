@@ -14,7 +14,7 @@ import { upstreamProtocolOf } from '../protocol/upstream-http';
 import { renderClientError } from '../protocol/client-errors';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import { SseParser, type SseEvent } from '@switchyard/providers';
-import { estimateTokensFromChars } from '../usage/token-estimate';
+import { OutputTally, estimateTextTokens, type TokenCounter } from '../usage/token-estimate';
 
 /** The dependencies of the OpenAI-only surfaces: the chat handler's, shared. */
 export type PassthroughDeps = Omit<ChatDeps, 'race'>;
@@ -25,8 +25,8 @@ export interface SurfaceRequest {
   stream: boolean;
   /** The client asked for usage on its stream (`stream_options.include_usage`). */
   clientWantsUsage: boolean;
-  /** Characters of prompt text, for an estimate when the upstream reports no usage. */
-  promptChars: number;
+  /** The prompt, for an estimate when the upstream reports no usage: text, or a count of token ids given as such. */
+  prompt: PromptInput;
   /** Sent upstream as is, with the channel's model id and without gateway fields. */
   body: Record<string, unknown>;
   /** Routing preferences from the body (`route`), if any. */
@@ -224,7 +224,7 @@ export class OpenAIPassthrough {
       ex.modelServed = typeof parsed.model === 'string' ? parsed.model : candidate.upstream_model;
       ex.usage = readOpenAIUsage(parsed.usage);
       if (!ex.usage) {
-        ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(ex.req.promptChars) };
+        ex.usage = { ...ZERO_USAGE, input_tokens: estimatePromptInput(ex.req.prompt, this.deps.tokens) };
         ex.usageEstimated = true;
       }
       this.report(ex, attempt, null);
@@ -240,7 +240,7 @@ export class OpenAIPassthrough {
     const raw = reply.raw;
     const parser = new SseParser();
     const events: SseEvent[] = [];
-    const seen = { done: false, finished: false, outputChars: 0, usage: null as TokenUsage | null, model: '', error: false };
+    const seen = { done: false, finished: false, output: new OutputTally(), usage: null as TokenUsage | null, model: '', error: false };
     attempt.armFirstToken();
     reply.hijack();
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
@@ -281,7 +281,7 @@ export class OpenAIPassthrough {
     ex.modelServed = seen.model || attempt.candidate.upstream_model;
     if (seen.usage) ex.usage = seen.usage;
     else {
-      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(ex.req.promptChars), output_tokens: estimateTokensFromChars(seen.outputChars) };
+      ex.usage = { ...ZERO_USAGE, input_tokens: estimatePromptInput(ex.req.prompt, this.deps.tokens), output_tokens: seen.output.tokens(this.deps.tokens) };
       ex.usageEstimated = true;
     }
     if (failure) {
@@ -360,7 +360,7 @@ interface TextChunk {
  */
 function observeTextChunk(
   data: string,
-  seen: { finished: boolean; outputChars: number; usage: TokenUsage | null; model: string; error: boolean },
+  seen: { finished: boolean; output: OutputTally; usage: TokenUsage | null; model: string; error: boolean },
   clientWantsUsage: boolean,
 ): boolean {
   let chunk: TextChunk;
@@ -375,7 +375,7 @@ function observeTextChunk(
   }
   if (typeof chunk.model === 'string' && chunk.model) seen.model = chunk.model;
   for (const c of chunk.choices ?? []) {
-    if (typeof c.text === 'string') seen.outputChars += c.text.length;
+    if (typeof c.text === 'string') seen.output.push(c.text);
     if (c.finish_reason) seen.finished = true;
   }
   if (chunk.usage) {
@@ -404,14 +404,24 @@ export function readModelBody(body: unknown): Record<string, unknown> & { model:
 }
 
 /** Text or token-id inputs (`input`, `prompt`): their character count; throws a 400 when malformed. */
-export function inputChars(v: unknown, param: string): number {
+/** Prompt text, or — when the client sent token ids — how many it sent. */
+export type PromptInput = string | readonly string[] | { tokenIds: number };
+
+export function estimatePromptInput(p: PromptInput, counter: TokenCounter): number {
+  return typeof p === 'object' && 'tokenIds' in p ? p.tokenIds : estimateTextTokens(p, counter);
+}
+
+/** Validates a `prompt`/`input` field: a string, strings, token ids, or arrays of token ids. */
+export function readPromptInput(v: unknown, param: string): PromptInput {
   const bad = (msg: string) => new GatewayError('invalid_request', { message: msg, param, code: v === undefined ? 'missing_required_parameter' : 'invalid_type' });
   if (v === undefined || v === null) throw bad(`Missing required parameter: '${param}'.`);
-  if (typeof v === 'string') return v.length;
+  if (typeof v === 'string') return v;
   if (Array.isArray(v) && v.length > 0) {
-    if (v.every((x) => typeof x === 'string')) return (v as string[]).reduce((s, x) => s + x.length, 0);
-    if (v.every((x) => typeof x === 'number' && Number.isInteger(x))) return v.length * 4;
-    if (v.every((x) => Array.isArray(x) && x.length > 0 && x.every((n) => typeof n === 'number' && Number.isInteger(n)))) return (v as number[][]).reduce((s, x) => s + x.length * 4, 0);
+    if (v.every((x) => typeof x === 'string')) return v as string[];
+    if (v.every((x) => typeof x === 'number' && Number.isInteger(x))) return { tokenIds: v.length };
+    if (v.every((x) => Array.isArray(x) && x.length > 0 && x.every((n) => typeof n === 'number' && Number.isInteger(n)))) {
+      return { tokenIds: (v as number[][]).reduce((s, x) => s + x.length, 0) };
+    }
   }
   throw bad(`Invalid type for '${param}': expected a string, an array of strings, an array of token ids, or an array of token-id arrays.`);
 }

@@ -13,9 +13,9 @@ function rejection(body: unknown): GatewayError {
 
 describe('readEmbeddingsRequest', () => {
   it('accepts text and token-id inputs; never a stream', () => {
-    expect(readEmbeddingsRequest({ model: 'e', input: 'hello' })).toMatchObject({ model: 'e', stream: false, promptChars: 5 });
-    expect(readEmbeddingsRequest({ model: 'e', input: ['a', 'bc'], encoding_format: 'base64', dimensions: 8 })).toMatchObject({ promptChars: 3 });
-    expect(readEmbeddingsRequest({ model: 'e', input: [[1, 2], [3]] }).promptChars).toBe(12);
+    expect(readEmbeddingsRequest({ model: 'e', input: 'hello' })).toMatchObject({ model: 'e', stream: false, prompt: 'hello' });
+    expect(readEmbeddingsRequest({ model: 'e', input: ['a', 'bc'], encoding_format: 'base64', dimensions: 8 })).toMatchObject({ prompt: ['a', 'bc'] });
+    expect(readEmbeddingsRequest({ model: 'e', input: [[1, 2], [3]] }).prompt).toEqual({ tokenIds: 3 });
     expect(readEmbeddingsRequest({ model: 'e', input: 'x', stream: true }).stream).toBe(false);
   });
 

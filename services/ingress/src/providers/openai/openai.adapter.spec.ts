@@ -54,7 +54,8 @@ describe('OpenAIStreamObserver', () => {
     expect(o.observe(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }))).toBe(true);
     expect(o.observe(chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 1 } }))).toBe(false);
     expect(o.usage).toEqual({ input_tokens: 3, output_tokens: 1, cached_input_tokens: 0, reasoning_tokens: 0 });
-    expect(o).toMatchObject({ model: 'm1', finished: true, sawContent: true, outputChars: 2 });
+    expect(o).toMatchObject({ model: 'm1', finished: true, sawContent: true });
+    expect(o.output.chars).toBe(2);
   });
   it('forwards the usage chunk to a client that asked for it', () => {
     const o = new OpenAIStreamObserver(true);

@@ -1,5 +1,6 @@
 import type { TokenUsage } from '@switchyard/contracts';
 import { readOpenAIUsage } from './usage';
+import { OutputTally } from '../../usage/token-estimate';
 
 interface ChunkShape {
   model?: string;
@@ -20,8 +21,8 @@ export class OpenAIStreamObserver {
   model = '';
   finished = false;
   sawContent = false;
-  /** Characters of generated text, for an estimate when no usage arrives. */
-  outputChars = 0;
+  /** Generated text, for an estimate when no usage arrives. */
+  readonly output = new OutputTally();
   upstreamError: unknown = undefined;
 
   constructor(private readonly clientWantsUsage: boolean) {}
@@ -47,15 +48,19 @@ export class OpenAIStreamObserver {
         if (d) {
           if (typeof d.content === 'string' && d.content.length > 0) {
             this.sawContent = true;
-            this.outputChars += d.content.length;
+            this.output.push(d.content);
           }
           if (typeof d.reasoning_content === 'string' && d.reasoning_content.length > 0) {
             this.sawContent = true;
-            this.outputChars += d.reasoning_content.length;
+            this.output.push(d.reasoning_content);
           }
           if (d.tool_calls && d.tool_calls.length > 0) {
             this.sawContent = true;
-            this.outputChars += JSON.stringify(d.tool_calls).length;
+            for (const call of d.tool_calls) {
+              const fn = (call as { function?: { name?: unknown; arguments?: unknown } }).function;
+              if (typeof fn?.name === 'string') this.output.push(fn.name);
+              if (typeof fn?.arguments === 'string') this.output.push(fn.arguments);
+            }
           }
         }
         if (c.finish_reason) this.finished = true;
