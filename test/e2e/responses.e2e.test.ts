@@ -239,6 +239,24 @@ describe('openai SDK responses.create → Anthropic channel', () => {
   });
 });
 
+describe('openai SDK responses.create → a broken upstream connection', () => {
+  it('a socket cut mid-stream also ends with response.failed, and the request is booked', async () => {
+    anthropicUp.setBehavior({ ...DEFAULT, breakAfterChunks: 2 });
+    try {
+      const { data: stream, response } = await client().responses.create({ model: 'claude-sonnet', input: 'stream hi', stream: true }).withResponse();
+      const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+      for await (const ev of stream) events.push(ev);
+      expect(events.map((e) => (e.type === 'response.output_text.delta' ? e.delta : '')).join('')).toBe('hi hi ');
+      expect(events.at(-1)!.type).toBe('response.failed');
+      expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+      const row = await booked(response.headers.get('x-request-id')!);
+      expect(row.channel_id).toBe('anth');
+    } finally {
+      anthropicUp.setBehavior(DEFAULT);
+    }
+  });
+});
+
 describe('openai SDK responses.create → OpenAI (Chat Completions) channel', () => {
   it('answers and streams, with cached and reasoning tokens in usage and in the books', async () => {
     openaiUp.setBehavior({ ...DEFAULT, cachedTokens: 3, reasoningTokens: 5 });
@@ -301,6 +319,14 @@ describe('bad input gets a 400 in OpenAI’s error shape', () => {
     expect(json.error).toMatchObject({ type: 'invalid_request_error', param });
     expect(typeof json.error.message).toBe('string');
     expect('code' in json.error).toBe(true);
+  });
+
+  it('stored responses cannot be retrieved: GET /v1/responses/{id} is a 404 saying why', async () => {
+    const err = await client()
+      .responses.retrieve('resp_abc')
+      .then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((err as InstanceType<typeof OpenAI.NotFoundError>).message).toContain('stores no responses');
   });
 
   it('the SDK raises BadRequestError with the message naming the field', async () => {

@@ -8,6 +8,7 @@ import type { CanonicalRequest } from '../canonical/request.types';
 import type { CanonicalResponse, CanonicalUsage } from '../canonical/response.types';
 import type { StreamEvent } from '../canonical/stream.types';
 import { AnthropicStreamDecoder } from '../anthropic/stream';
+import { GeminiStreamDecoder } from '../gemini/stream';
 import { parseAnthropicResponse } from '../anthropic/response';
 import { OpenAIStreamDecoder } from '../openai/stream';
 import { parseOpenAIChatResponse } from '../openai/response';
@@ -246,8 +247,8 @@ function sdkView(wire: ReturnType<typeof encode>) {
   return { events: events.map((e) => e.data), snapshot: snapshot! };
 }
 
-function encodeUpstream(protocol: 'anthropic' | 'openai', file: string, opts: { request?: CanonicalRequest } = {}) {
-  const decoder = protocol === 'anthropic' ? new AnthropicStreamDecoder() : new OpenAIStreamDecoder();
+function encodeUpstream(protocol: 'anthropic' | 'openai' | 'gemini', file: string, opts: { request?: CanonicalRequest } = {}) {
+  const decoder = protocol === 'anthropic' ? new AnthropicStreamDecoder() : protocol === 'gemini' ? new GeminiStreamDecoder() : new OpenAIStreamDecoder();
   const events = decode(fixture(protocol, file), decoder, 7);
   return encode(events, new ResponsesStreamEncoder({ created: 1700000000, requestId: REQUEST_ID, now: () => 1700000005000, ...opts }));
 }
@@ -296,6 +297,14 @@ describe('Responses stream encoding, judged by the openai SDK’s accumulator', 
     expect(call.type === 'function_call' && JSON.parse(call.arguments)).toEqual({ location: 'San Francisco, CA' });
   });
 
+  it('Gemini streams (stream-thinking, stream-tools) translate too', () => {
+    const thinking = sdkView(encodeUpstream('gemini', 'stream-thinking.sse')).snapshot;
+    expect(thinking.output.map((o) => o.type)).toEqual(['reasoning', 'message']);
+    expect(thinking.output_text.length).toBeGreaterThan(0);
+    const tools = sdkView(encodeUpstream('gemini', 'stream-tools.sse')).snapshot;
+    expect(tools.output.filter((o) => o.type === 'function_call').map((c) => c.type === 'function_call' && JSON.parse(c.arguments))).toEqual([{ location: 'Paris' }, { location: 'Bogotá' }]);
+  });
+
   it('an upstream error mid-stream (Anthropic overloaded) ends with response.failed, never a silent end', () => {
     const { events, snapshot } = sdkView(encodeUpstream('anthropic', 'messages-stream-error-overloaded.sse'));
     expect(events.at(-1)!.type).toBe('response.failed');
@@ -309,6 +318,12 @@ describe('Responses stream encoding, judged by the openai SDK’s accumulator', 
     const wire = encode(decode(text, new AnthropicStreamDecoder()), new ResponsesStreamEncoder({ created: 1 }));
     const { snapshot } = sdkView(wire);
     expect(snapshot.status).toBe('failed');
+  });
+
+  it('an error before anything else still opens the response, then fails it', () => {
+    const { events, snapshot } = sdkView(encode([{ type: 'error', error: { kind: 'rate_limit', status: 429, message: 'slow down' } }], new ResponsesStreamEncoder({ created: 1 })));
+    expect(events.map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'response.failed']);
+    expect(snapshot.error).toEqual({ code: 'rate_limit_exceeded', message: 'slow down' });
   });
 
   it('max tokens: response.incomplete with incomplete_details', () => {

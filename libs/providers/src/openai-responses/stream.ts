@@ -184,7 +184,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
 
   /** Ends the stream with `response.failed`: the output so far, and the error. */
   private fail(out: WireEvent[], err: CanonicalError): void {
-    const r = this.response!;
+    const r = this.start(out, '', '');
     this.done = true;
     r.status = 'failed';
     r.error = { code: failureCode(err), message: err.message };
