@@ -51,9 +51,15 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     return this.seq++;
   }
 
-  /** A snapshot of the response for a lifecycle event (the event must not share the live object). */
-  private snapshot(): ResponsesResponse {
-    return structuredClone(this.response!);
+  /**
+   * The response as a lifecycle event carries it. Before the end the live
+   * object still changes (status, output, usage) while the event waits to be
+   * serialised, so it gets its own top level; nested objects (tools, text)
+   * never change. The final event takes the live object: nothing changes after.
+   */
+  private snapshot(final = false): ResponsesResponse {
+    const r = this.response!;
+    return final ? r : { ...r, output: [...r.output] };
   }
 
   private start(out: WireEvent[], upstreamId: string, model: string): ResponsesResponse {
@@ -158,13 +164,14 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     if (item.type === 'message') {
       const part = item.content[0]!;
       this.emit(out, { type: 'response.output_text.done', item_id: item.id, output_index: index, content_index: 0, text: part.text, logprobs: [], sequence_number: this.next() });
-      this.emit(out, { type: 'response.content_part.done', item_id: item.id, output_index: index, content_index: 0, part: { ...part }, sequence_number: this.next() });
+      this.emit(out, { type: 'response.content_part.done', item_id: item.id, output_index: index, content_index: 0, part, sequence_number: this.next() });
     } else {
       const part = item.content![0]!;
       this.emit(out, { type: 'response.reasoning_text.done', item_id: item.id, output_index: index, content_index: 0, text: part.text, sequence_number: this.next() });
-      this.emit(out, { type: 'response.content_part.done', item_id: item.id, output_index: index, content_index: 0, part: { ...part }, sequence_number: this.next() });
+      this.emit(out, { type: 'response.content_part.done', item_id: item.id, output_index: index, content_index: 0, part, sequence_number: this.next() });
     }
-    this.emit(out, { type: 'response.output_item.done', output_index: index, item: structuredClone(item), sequence_number: this.next() });
+    // A closed item never changes again: the event can carry it as it is.
+    this.emit(out, { type: 'response.output_item.done', output_index: index, item, sequence_number: this.next() });
   }
 
   private closeCall(out: WireEvent[], index: number, status: 'completed' | 'incomplete'): void {
@@ -174,7 +181,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const [outputIndex, item] = open;
     item.status = status;
     this.emit(out, { type: 'response.function_call_arguments.done', item_id: item.id, output_index: outputIndex, name: item.name, arguments: item.arguments, sequence_number: this.next() });
-    this.emit(out, { type: 'response.output_item.done', output_index: outputIndex, item: { ...item }, sequence_number: this.next() });
+    this.emit(out, { type: 'response.output_item.done', output_index: outputIndex, item, sequence_number: this.next() });
   }
 
   private closeAll(out: WireEvent[], status: 'completed' | 'incomplete'): void {
@@ -189,7 +196,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     r.status = 'failed';
     r.error = { code: failureCode(err), message: err.message };
     if (this.usage) r.usage = toResponsesUsage(this.usage);
-    this.emit(out, { type: 'response.failed', response: this.snapshot(), sequence_number: this.next() });
+    this.emit(out, { type: 'response.failed', response: this.snapshot(true), sequence_number: this.next() });
   }
 
   end(out: WireEvent[]): void {
@@ -202,7 +209,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     r.incomplete_details = incomplete;
     if (!incomplete) r.completed_at = Math.floor((this.opts.now ?? Date.now)() / 1000);
     if (this.usage) r.usage = toResponsesUsage(this.usage);
-    this.emit(out, { type: incomplete ? 'response.incomplete' : 'response.completed', response: this.snapshot(), sequence_number: this.next() });
+    this.emit(out, { type: incomplete ? 'response.incomplete' : 'response.completed', response: this.snapshot(true), sequence_number: this.next() });
   }
 }
 
