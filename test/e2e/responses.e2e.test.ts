@@ -71,6 +71,7 @@ beforeAll(async () => {
   openaiUp = await startFakeOpenAI({ behavior: DEFAULT });
   anthropicUp = await startFakeAnthropic({ behavior: DEFAULT });
   stack = await startStack({
+    env: { ingress: { INGRESS_BODY_LIMIT_BYTES: String(40 * 1024 * 1024) } },
     channels: [
       {
         id: 'anth',
@@ -337,14 +338,22 @@ describe('bad input gets a 400 in OpenAI’s error shape', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('previous_response_id');
   });
 
-  it('an image over the body limit is refused like on the other surfaces (413, OpenAI shape)', async () => {
-    // Ingress's default body limit is 10 MiB (INGRESS_BODY_LIMIT_BYTES); the per-image limit (20 MiB decoded) sits behind it.
-    const big = 'A'.repeat(11 * 1024 * 1024);
+  it('an image over the 20 MiB image limit is a 400 image_too_large, the same limit as /v1/messages', async () => {
+    // The stack's body limit is raised (INGRESS_BODY_LIMIT_BYTES) so the per-image limit is what answers.
+    const data = 'A'.repeat(Math.ceil((21 * 1024 * 1024 * 4) / 3));
     const { status, json } = await post({
       model: 'claude-sonnet',
-      input: [{ role: 'user', content: [{ type: 'input_image', image_url: `data:image/png;base64,${big}` }] }],
+      input: [{ role: 'user', content: [{ type: 'input_image', image_url: `data:image/png;base64,${data}` }] }],
     });
-    expect(status).toBe(413);
-    expect(json.error).toMatchObject({ type: 'invalid_request_error' });
+    expect(status).toBe(400);
+    expect(json.error).toMatchObject({ type: 'invalid_request_error', param: 'input[0].content[0].image_url' });
+    expect(json.error.message).toContain('the limit is 20971520 bytes');
+    const messages = await fetch(`${stack.ingressUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': stack.apiKey, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-sonnet', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }] }] }),
+    });
+    expect(messages.status).toBe(400);
+    expect(JSON.stringify(await messages.json())).toContain('the limit is 20971520 bytes');
   });
 });
