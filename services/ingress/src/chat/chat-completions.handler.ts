@@ -15,7 +15,7 @@ import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
-import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
+import { estimateTokensFromChars, viewPromptChars } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
@@ -620,7 +620,7 @@ export class ChatCompletionsHandler {
     ex.usage = o.response.usage ? tokenUsage(o.response.usage) : null;
     this.report(ex, o.attempt, null, ex.usage?.output_tokens);
     if (!ex.usage) {
-      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
+      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(viewPromptChars(ex.view)) };
       ex.usageEstimated = true;
     }
     reply.status(200).header('content-type', 'application/json').send(
@@ -656,7 +656,7 @@ export class ChatCompletionsHandler {
     const usage = o.decoder.usage;
     if (usage) ex.usage = tokenUsage(usage);
     else {
-      ex.usage = { input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)), output_tokens: estimateTokensFromChars(o.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 };
+      ex.usage = { input_tokens: estimateTokensFromChars(viewPromptChars(ex.view)), output_tokens: estimateTokensFromChars(o.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 };
       ex.usageEstimated = true;
     }
     if (failure) {
@@ -686,7 +686,7 @@ export class ChatCompletionsHandler {
     });
     if (err?.errorClass === 'cancelled') {
       // A race or hedge loser: the prompt it was sent is the waste, at that channel's input price.
-      const promptTokens = ex.usage?.input_tokens ?? estimateTokensFromChars(promptChars(ex.view.body.messages));
+      const promptTokens = ex.usage?.input_tokens ?? estimateTokensFromChars(viewPromptChars(ex.view));
       m.routing.hedgeLost(c.channel_id, ex.view.model, costNano({ input_tokens: promptTokens, output_tokens: 0, cached_input_tokens: 0 }, c.price));
     }
     this.deps.health.end({
@@ -709,7 +709,7 @@ export class ChatCompletionsHandler {
     ex.modelServed = o.model;
     ex.usage = o.usage;
     if (!ex.usage) {
-      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)) };
+      ex.usage = { ...ZERO_USAGE, input_tokens: estimateTokensFromChars(viewPromptChars(ex.view)) };
       ex.usageEstimated = true;
     }
     // The upstream's bytes go out unchanged: parsed once for the books, never re-serialised.
@@ -790,7 +790,7 @@ export class ChatCompletionsHandler {
     }
     // No usage from upstream (cut short, or a host that ignores include_usage): bill what was delivered.
     ex.usage = {
-      input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)),
+      input_tokens: estimateTokensFromChars(viewPromptChars(ex.view)),
       output_tokens: estimateTokensFromChars(o.observer.outputChars),
       cached_input_tokens: 0,
       reasoning_tokens: 0,

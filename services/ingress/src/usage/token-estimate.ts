@@ -1,3 +1,5 @@
+import type { CanonicalRequest } from '@switchyard/providers';
+
 /**
  * A rough token count (4 characters a token) for when an upstream reports no
  * usage — a stream cut short, a client gone. Events built on it carry
@@ -23,4 +25,26 @@ export function promptChars(messages: unknown): number {
     }
   }
   return n;
+}
+
+/**
+ * Characters of text in a canonical request (system, text, tool calls and
+ * results): the estimate for surfaces whose bodies are not Chat Completions
+ * messages (Anthropic, Gemini `contents`, Responses `input`).
+ */
+export function canonicalPromptChars(req: CanonicalRequest): number {
+  let n = req.system?.length ?? 0;
+  for (const m of req.messages) {
+    for (const p of m.content) {
+      if (p.type === 'text' || p.type === 'thinking') n += p.text.length;
+      else if (p.type === 'tool_call') n += p.name.length + p.arguments.length;
+      else if (p.type === 'tool_result') for (const c of p.content) if (c.type === 'text') n += c.text.length;
+    }
+  }
+  return n;
+}
+
+/** Prompt characters of a chat request on any surface: from its canonical form when it was parsed, else its Chat Completions messages. */
+export function viewPromptChars(view: { body: Record<string, unknown>; canonical?: CanonicalRequest }): number {
+  return view.canonical ? canonicalPromptChars(view.canonical) : promptChars(view.body.messages);
 }
