@@ -20,5 +20,6 @@ export type { ModelVariant, ReasoningProvider } from './model-variants';
 export * from './openai';
 export * from './anthropic';
 export * from './gemini';
+export * from './openai-responses';
 export { CLIENT_PROTOCOLS, UPSTREAM_PROTOCOLS, PROTOCOLS } from './protocols';
-export type { Protocol, ClientProtocol, UpstreamProtocol, ClientRequestContext, ErrorReply } from './protocols';
+export type { Protocol, ClientProtocol, ClientProtocolId, RenderContext, UpstreamProtocol, ClientRequestContext, ErrorReply } from './protocols';

@@ -22,10 +22,29 @@ import { parseGeminiRequest, toGeminiRequest } from './gemini/request';
 import { parseGeminiResponse, toGeminiResponse } from './gemini/response';
 import { GeminiStreamDecoder, GeminiStreamEncoder } from './gemini/stream';
 import { geminiStreamErrorEvent, parseGeminiError, renderGeminiError, renderGeminiValidationError } from './gemini/errors';
+import { parseResponsesRequest } from './openai-responses/request';
+import { toResponsesResponse } from './openai-responses/response';
+import { ResponsesStreamEncoder, responsesStreamErrorEvent } from './openai-responses/stream';
 
 export type Protocol = 'openai' | 'anthropic' | 'gemini';
 
 export const PROTOCOLS: readonly Protocol[] = ['openai', 'anthropic', 'gemini'];
+
+/**
+ * The protocols a client can speak: every upstream protocol, plus the OpenAI
+ * Responses API (`/v1/responses`), which is inbound only.
+ */
+export type ClientProtocolId = Protocol | 'openai-responses';
+
+/** What the gateway knows about the request when it renders an answer. */
+export interface RenderContext {
+  /** Epoch seconds. */
+  created: number;
+  /** The gateway's request id (`x-request-id`); protocols with their own ids may derive them from it. */
+  requestId?: string;
+  /** The request, for protocols whose answers echo it (Responses). */
+  request?: CanonicalRequest;
+}
 
 /** What the URL says (Gemini puts the model and the stream flag there, not in the body). */
 export interface ClientRequestContext {
@@ -40,11 +59,11 @@ export interface ErrorReply<B = unknown> {
 
 /** The client side: the protocol a caller speaks to the gateway. */
 export interface ClientProtocol {
-  readonly protocol: Protocol;
+  readonly protocol: ClientProtocolId;
   /** Throws ValidationError (render it with `renderValidationError`, status 400). */
   parseRequest(body: unknown, ctx: ClientRequestContext, opts?: ParseOptions): CanonicalRequest;
-  renderResponse(res: CanonicalResponse, ctx: { created: number }): unknown;
-  newEncoder(req: CanonicalRequest, ctx: { created: number }): StreamEncoder;
+  renderResponse(res: CanonicalResponse, ctx: RenderContext): unknown;
+  newEncoder(req: CanonicalRequest, ctx: RenderContext): StreamEncoder;
   renderError(err: CanonicalError): ErrorReply;
   renderValidationError(err: ValidationError): ErrorReply;
   /** The event that ends a stream on failure (when the status is already committed). */
@@ -61,7 +80,7 @@ export interface UpstreamProtocol {
   parseError(status: number, body: unknown): CanonicalError;
 }
 
-export const CLIENT_PROTOCOLS: Readonly<Record<Protocol, ClientProtocol>> = {
+export const CLIENT_PROTOCOLS: Readonly<Record<ClientProtocolId, ClientProtocol>> = {
   openai: {
     protocol: 'openai',
     parseRequest: (body, _ctx, opts) => parseOpenAIChatRequest(body, opts),
@@ -88,6 +107,15 @@ export const CLIENT_PROTOCOLS: Readonly<Record<Protocol, ClientProtocol>> = {
     renderError: renderGeminiError,
     renderValidationError: renderGeminiValidationError,
     streamErrorEvent: geminiStreamErrorEvent,
+  },
+  'openai-responses': {
+    protocol: 'openai-responses',
+    parseRequest: (body, _ctx, opts) => parseResponsesRequest(body, opts),
+    renderResponse: (res, ctx) => toResponsesResponse(res, ctx),
+    newEncoder: (req, ctx) => new ResponsesStreamEncoder({ created: ctx.created, requestId: ctx.requestId, request: req }),
+    renderError: renderOpenAIError,
+    renderValidationError: renderOpenAIValidationError,
+    streamErrorEvent: (err) => responsesStreamErrorEvent(err),
   },
 };
 

@@ -68,7 +68,7 @@ export class ValidationError extends Error {
   constructor(
     readonly field: string,
     message: string,
-    readonly code: 'invalid_type' | 'missing_required_parameter' | 'invalid_value' | 'image_too_large' = 'invalid_value',
+    readonly code: 'invalid_type' | 'missing_required_parameter' | 'invalid_value' | 'image_too_large' | 'unsupported_parameter' = 'invalid_value',
   ) {
     super(message);
     this.name = 'ValidationError';

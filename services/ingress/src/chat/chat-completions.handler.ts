@@ -15,7 +15,7 @@ import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
-import { OutputTally, estimatePromptTokens, type TokenCounter } from '../usage/token-estimate';
+import { OutputTally, estimateViewPromptTokens, type TokenCounter } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
@@ -25,6 +25,7 @@ import {
   formatSse,
   type CanonicalResponse,
   type CanonicalUsage,
+  type ClientProtocolId,
   type ClientRequestContext,
   type Protocol,
   type StreamDecoder,
@@ -159,7 +160,7 @@ export class ChatCompletionsHandler {
 
   constructor(private readonly deps: ChatDeps) {}
 
-  async handle(req: FastifyRequest, reply: FastifyReply, protocol: Protocol = 'openai', ctx: ClientRequestContext = {}): Promise<void> {
+  async handle(req: FastifyRequest, reply: FastifyReply, protocol: ClientProtocolId = 'openai', ctx: ClientRequestContext = {}): Promise<void> {
     const startedAt = performance.now();
     const key = await authenticate(this.deps.keys, req);
     const view = protocol === 'openai' ? readChatRequest(req.body) : readTranslatedRequest(protocol, req.body, ctx);
@@ -554,7 +555,7 @@ export class ChatCompletionsHandler {
       body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
       parser: new SseParser(),
       decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
-      encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000) }),
+      encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000), requestId: ex.requestId }),
       held: '',
       ended: false,
       sawContent: false,
@@ -624,7 +625,9 @@ export class ChatCompletionsHandler {
       ex.usage = { ...ZERO_USAGE, input_tokens: this.promptTokens(ex) };
       ex.usageEstimated = true;
     }
-    reply.status(200).header('content-type', 'application/json').send(CLIENT_PROTOCOLS[ex.view.protocol].renderResponse(o.response, { created: Math.floor(Date.now() / 1000) }));
+    reply.status(200).header('content-type', 'application/json').send(
+      CLIENT_PROTOCOLS[ex.view.protocol].renderResponse(o.response, { created: Math.floor(Date.now() / 1000), requestId: ex.requestId, request: canonicalOf(ex.view) }),
+    );
   }
 
   private async commitTranslatedStream(ex: Exchange, o: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
@@ -648,8 +651,8 @@ export class ChatCompletionsHandler {
       }
     } catch (e) {
       failure = o.attempt.classifyThrown(e, true);
-      // The encoder could not say it itself: end with the client protocol's error event.
-      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) raw.write(formatSse(CLIENT_PROTOCOLS[ex.view.protocol].streamErrorEvent(toCanonicalError(failure))));
+      // The upstream read failed: the encoder ends the stream with the client protocol's error event.
+      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) raw.write(this.encodeTranslated(o, [{ type: 'error', error: toCanonicalError(failure) }]));
     }
     ex.modelServed = o.attempt.candidate.upstream_model;
     const usage = o.decoder.usage;
@@ -673,7 +676,7 @@ export class ChatCompletionsHandler {
 
   /** Estimated prompt tokens, for when the upstream reports none. */
   private promptTokens(ex: Exchange): number {
-    return estimatePromptTokens(ex.view.body.messages, this.deps.tokens);
+    return estimateViewPromptTokens(ex.view, this.deps.tokens);
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */

@@ -1,11 +1,11 @@
-import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientRequestContext, type Protocol } from '@switchyard/providers';
+import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientProtocolId, type ClientRequestContext } from '@switchyard/providers';
 import { GatewayError } from '../errors/gateway-error';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 export interface ChatRequestView {
   /** The protocol the client speaks. */
-  protocol: Protocol;
+  protocol: ClientProtocolId;
   model: string;
   stream: boolean;
   clientWantsUsage: boolean;
@@ -60,8 +60,8 @@ export function canonicalOf(view: ChatRequestView, ctx: ClientRequestContext = {
   return view.canonical;
 }
 
-/** An Anthropic or Gemini request: validated into the canonical form up front. */
-export function readTranslatedRequest(protocol: Exclude<Protocol, 'openai'>, body: unknown, ctx: ClientRequestContext): ChatRequestView {
+/** An Anthropic, Gemini or OpenAI Responses request: validated into the canonical form up front. */
+export function readTranslatedRequest(protocol: Exclude<ClientProtocolId, 'openai'>, body: unknown, ctx: ClientRequestContext): ChatRequestView {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.', null);
   const view: ChatRequestView = { protocol, model: '', stream: false, clientWantsUsage: false, body: body as Record<string, unknown> };
   const canonical = canonicalOf(view, ctx);

@@ -65,6 +65,17 @@ export function registerIngressRoutes(app: FastifyInstance, deps: IngressRouteDe
   // Anthropic Messages: any channel, translated when it speaks another protocol.
   app.post('/v1/messages', (req, reply) => deps.chat.handle(req, reply, 'anthropic'));
 
+  // OpenAI Responses: any channel, always through the canonical form. Switchyard stores no responses.
+  app.post('/v1/responses', (req, reply) => deps.chat.handle(req, reply, 'openai-responses'));
+  const notStored = (req: FastifyRequest) => {
+    throw new GatewayError('not_found', {
+      message: `Response '${(req.params as { id: string }).id}' cannot be retrieved: Switchyard stores no responses (store is not honoured).`,
+      code: 'response_not_stored',
+    });
+  };
+  app.get('/v1/responses/:id', notStored);
+  app.delete('/v1/responses/:id', notStored);
+
   // Gemini: the model and the streaming choice are in the path (`model:generateContent`).
   app.post('/v1beta/models/:modelAction', (req, reply) => {
     const action = (req.params as { modelAction: string }).modelAction;

@@ -1,4 +1,4 @@
-import { CLIENT_PROTOCOLS, type CanonicalError, type ErrorKind, type Protocol } from '@switchyard/providers';
+import { CLIENT_PROTOCOLS, type CanonicalError, type ClientProtocolId, type ErrorKind } from '@switchyard/providers';
 import type { GatewayError, GatewayErrorKind } from '../errors/gateway-error';
 import { toOpenAIError } from '../errors/openai-error';
 
@@ -24,8 +24,9 @@ const CANONICAL_KIND: Record<GatewayErrorKind, ErrorKind> = {
  * `{"error":{message,type,param,code}}`, Anthropic `{"type":"error","error":{type,message}}`,
  * Gemini `{"error":{code,message,status}}` — always with the gateway's status.
  */
-export function renderClientError(protocol: Protocol, err: GatewayError): { status: number; body: unknown } {
-  if (protocol === 'openai') return { status: err.status, body: toOpenAIError(err) };
+export function renderClientError(protocol: ClientProtocolId, err: GatewayError): { status: number; body: unknown } {
+  // The Responses API shares Chat Completions' error shape.
+  if (protocol === 'openai' || protocol === 'openai-responses') return { status: err.status, body: toOpenAIError(err) };
   const rendered = CLIENT_PROTOCOLS[protocol].renderError(toCanonicalError(err));
   // Gemini's body repeats the HTTP status as `code`: keep them equal.
   if (protocol === 'gemini') (rendered.body as { error: { code: number } }).error.code = err.status;

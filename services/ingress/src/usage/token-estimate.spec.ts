@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OutputTally, createTokenCounter, estimatePromptTokens, estimateTextTokens, estimateTokensFromChars } from './token-estimate';
+import { CLIENT_PROTOCOLS } from '@switchyard/providers';
+import { OutputTally, createTokenCounter, estimatePromptTokens, estimateTextTokens, estimateTokensFromChars, estimateViewPromptTokens } from './token-estimate';
 
 const o200k = createTokenCounter('o200k');
 const chars = createTokenCounter('chars');
@@ -48,5 +49,23 @@ describe('token estimates', () => {
     expect(t.chars).toBe(piece.length * 2000);
     // Within 2% of tokenizing the whole 54 KB, from a 4 KB sample.
     expect(Math.abs(t.tokens(o200k) - exact) / exact).toBeLessThan(0.02);
+  });
+
+  it('counts a Responses or Anthropic request from its canonical form: instructions, input, tool calls and results', () => {
+    const body = {
+      model: 'm',
+      instructions: 'Be brief.',
+      input: [
+        { role: 'user', content: 'Tell me a story.' },
+        { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{"a":1}' },
+        { type: 'function_call_output', call_id: 'c1', output: 'res' },
+      ],
+    };
+    const canonical = CLIENT_PROTOCOLS['openai-responses'].parseRequest(body, {});
+    const n = estimateViewPromptTokens({ body, canonical }, o200k);
+    const text = o200k.count('Be brief.') + o200k.count('Tell me a story.') + o200k.count('f') + o200k.count('{"a":1}') + o200k.count('res');
+    expect(n).toBeGreaterThanOrEqual(text + 3);
+    // Without the canonical form, a body with no `messages` would be counted as an empty prompt.
+    expect(estimateViewPromptTokens({ body: { messages: [{ role: 'user', content: 'hi' }] } }, o200k)).toBe(3 + 3 + 1);
   });
 });

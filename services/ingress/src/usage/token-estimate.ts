@@ -1,3 +1,5 @@
+import type { CanonicalRequest } from '@switchyard/providers';
+
 /**
  * Token estimates for when an upstream reports no usage — a stream cut short,
  * a client gone, a provider that sends none. Events built on them carry
@@ -60,6 +62,30 @@ export function estimatePromptTokens(messages: unknown, counter: TokenCounter): 
     }
   }
   return n;
+}
+
+/**
+ * Estimated prompt tokens of a canonical request (system, text, tool calls
+ * and results, images): surfaces whose bodies are not Chat Completions
+ * messages (Anthropic, Gemini `contents`, Responses `input`).
+ */
+export function estimateCanonicalPromptTokens(req: CanonicalRequest, counter: TokenCounter): number {
+  let n = TOKENS_REPLY_PRIMING + (req.system ? TOKENS_PER_MESSAGE + counter.count(req.system) : 0);
+  for (const m of req.messages) {
+    n += TOKENS_PER_MESSAGE;
+    for (const p of m.content) {
+      if (p.type === 'text' || p.type === 'thinking') n += counter.count(p.text);
+      else if (p.type === 'image') n += TOKENS_PER_IMAGE;
+      else if (p.type === 'tool_call') n += counter.count(p.name) + counter.count(p.arguments);
+      else if (p.type === 'tool_result') for (const c of p.content) if (c.type === 'text') n += counter.count(c.text);
+    }
+  }
+  return n;
+}
+
+/** Prompt tokens of a chat request on any surface: from its canonical form when it was parsed, else its Chat Completions messages. */
+export function estimateViewPromptTokens(view: { body: Record<string, unknown>; canonical?: CanonicalRequest }, counter: TokenCounter): number {
+  return view.canonical ? estimateCanonicalPromptTokens(view.canonical, counter) : estimatePromptTokens(view.body.messages, counter);
 }
 
 /** Estimated tokens of plain prompt text (legacy completions, embeddings input). */
