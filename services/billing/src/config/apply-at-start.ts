@@ -1,7 +1,7 @@
 import type { Logger } from '@switchyard/telemetry';
 import type { AdminDeps } from '../admin.commands';
 import { applyConfigFile } from './apply-config';
-import type { Env } from './declarative-config';
+import { ConfigError, type Env } from './declarative-config';
 
 /**
  * SWITCHYARD_CONFIG at billing start: apply the file or fail the start (a bad
@@ -10,7 +10,14 @@ import type { Env } from './declarative-config';
  * the operator is told how to get usable material.
  */
 export async function applyConfigAtStart(deps: AdminDeps, cfg: { file: string; env: Env }, log: Logger): Promise<void> {
-  const r = await applyConfigFile(deps, cfg.file, cfg.env);
+  let r;
+  try {
+    r = await applyConfigFile(deps, cfg.file, cfg.env);
+  } catch (e) {
+    const issues = e instanceof ConfigError ? e.issues : undefined;
+    log.error({ file: cfg.file, issues, err: (e as Error).message }, 'SWITCHYARD_CONFIG was not applied (nothing written); billing does not start');
+    throw e;
+  }
   const changed = r.changes.filter((c) => c.action !== 'unchanged');
   for (const c of changed) log.info({ kind: c.kind, id: c.id, action: c.action, detail: c.detail }, 'configuration applied');
   for (const n of r.notes) log.warn({ file: cfg.file }, n);
