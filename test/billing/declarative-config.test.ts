@@ -231,6 +231,16 @@ describe('declarative configuration (apply)', () => {
     expect(await counts(db)).toEqual(before);
   });
 
+  it("npm start's deploy/local/switchyard.yaml applies, and a restart's second apply adds nothing", async () => {
+    const env = { SWITCHYARD_DEMO_KEY: 'sk-sy-demo-0123456789abcdef0123', DEMO_CHANNEL: 'demo-fake', DEMO_UPSTREAM_URL: 'http://127.0.0.1:9001/v1', DEMO_UPSTREAM_KEY: 'fake-provider-key' };
+    const local = resolve(ROOT, 'deploy/local/switchyard.yaml');
+    await applyConfigFile(deps, local, env);
+    expect(await counts(db)).toEqual({ accounts: 1, balances: 1, api_keys: 1, groups: 0, channels: 1, channel_models: 1, prices: 1, ledger: 1 });
+    const before = await snapshot(db);
+    await applyConfigFile(deps, local, env);
+    expect(await snapshot(db)).toBe(before);
+  });
+
   it('npm run admin -- apply: prints the changes and the generated key once; a bad file exits 2 with the path', async () => {
     const f = file(FILE);
     const saved = { ...process.env };

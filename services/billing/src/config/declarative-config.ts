@@ -31,7 +31,9 @@ export class ConfigError extends AdminInputError {
     readonly issues: ConfigIssue[],
     source = 'configuration',
   ) {
-    super(`invalid ${source}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`);
+    const lines = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+    // One problem on one line; several, one per line.
+    super(`invalid ${source}:${lines.length === 1 ? ` ${lines[0]}` : lines.map((l) => `\n  ${l}`).join('')}`);
   }
 }
 
