@@ -324,6 +324,25 @@ describe('SWITCHYARD_CONFIG at billing start', () => {
     }
   });
 
+  it('the built CLI (npm run admin -- apply) reads ${VAR} from its environment and exits 2 on a refused file', async () => {
+    const cli = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((done) => {
+        const child = spawn(process.execPath, [resolve(ROOT, 'services/billing/dist/admin.cli.js'), ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL, NATS_URL, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('exit', (code) => done({ code, out }));
+      });
+    const f = file(FILE.replace('name: Acme Inc', 'name: Acme Renamed'));
+    const ok = await cli(['apply', f], ENV);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('updated account acme (name)');
+    expect(ok.out).not.toContain(FAST_KEY);
+    const refused = await cli(['apply', f], { ACME_KEY });
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('channels[0].api_key: environment variable FAST_KEY is not set');
+  });
+
   it('a bad file stops billing from starting, with the path in the error and nothing written', async () => {
     const before = await snapshot(db);
     const child = spawn(process.execPath, [resolve(ROOT, 'services/billing/dist/main.js')], {

@@ -310,7 +310,8 @@ class Writer {
       const keyId = (this.deps.newKeyId ?? newKeyId)();
       await insertApiKey(this.trx, { id: keyId, account_id: k.account, key_hash: hashApiKey(material), key_prefix: apiKeyPrefix(material), ...columns });
       if (k.material === null) this.result.generated_keys.push({ key_id: keyId, account_id: k.account, name: k.name, key: material, key_prefix: apiKeyPrefix(material) });
-      return this.record({ kind: 'key', id, action: 'created', detail: `${keyId}, prefix ${apiKeyPrefix(material)}` });
+      // The prefix of operator-given material is part of their secret: only a generated key's is shown.
+      return this.record({ kind: 'key', id, action: 'created', detail: k.material === null ? `${keyId}, prefix ${apiKeyPrefix(material)}` : keyId });
     }
     const changed: string[] = [];
     if (existing.name !== k.name) changed.push('name');
@@ -340,7 +341,7 @@ class Writer {
       kind: 'key',
       id,
       action: rotate ? 'rotated' : 'updated',
-      detail: [existing.id, ...(rotate ? [`new prefix ${apiKeyPrefix(k.material!)}`] : []), ...changed].join(', '),
+      detail: [existing.id, ...(rotate ? ['new material'] : []), ...changed].join(', '),
     });
   }
 }
