@@ -11,7 +11,7 @@ import { insertApiKey } from '../keys/api-keys.repository';
 import type { ApiKeyRow } from '../keys/api-keys.table';
 import { insertPrice, upsertChannel } from '../channels/channels.repository';
 import { decryptCredential, encryptCredential, parseCredentialKey } from '../crypto/credential-cipher';
-import { nanoFromDb } from '../money';
+import { channelChanges, groupChanges, keyChanges, samePrice } from './config-diff';
 import { ConfigError, parseConfigText, type ConfigIssue, type DeclaredChannel, type DeclaredConfig, type DeclaredKey, type DeclaredPrice, type Env } from './declarative-config';
 
 /**
@@ -131,9 +131,6 @@ async function checkReferences(trx: Transaction<DB>, config: DeclaredConfig): Pr
   if (issues.length) throw new ConfigError(issues);
 }
 
-const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-const nanoOrNull = (v: string | null) => (v === null ? null : nanoFromDb(v));
-const sameTime = (a: Date | null, b: Date | null) => (a === null ? b === null : b !== null && a.getTime() === b.getTime());
 
 /** Writes one declared object at a time inside the apply transaction, recording what it did. */
 class Writer {
@@ -152,13 +149,8 @@ class Writer {
 
   async group(g: DeclaredConfig['groups'][number]): Promise<void> {
     const before = await this.trx.selectFrom('groups').selectAll().where('id', '=', g.id).executeTakeFirst();
-    const changed: string[] = [];
-    if (before) {
-      if (before.name !== g.name) changed.push('name');
-      if (nanoFromDb(before.price_multiplier_ppm) !== g.price_multiplier_ppm) changed.push('price_multiplier');
-      if (!sameList(before.models, g.models)) changed.push('models');
-      if (changed.length === 0) return this.record({ kind: 'group', id: g.id, action: 'unchanged' });
-    }
+    const changed = before ? groupChanges(before, g) : [];
+    if (before && changed.length === 0) return this.record({ kind: 'group', id: g.id, action: 'unchanged' });
     await this.trx
       .insertInto('groups')
       .values({ id: g.id, name: g.name, price_multiplier_ppm: g.price_multiplier_ppm, models: JSON.stringify(g.models) })
@@ -200,14 +192,11 @@ class Writer {
   async channel(c: DeclaredChannel): Promise<void> {
     const before = await this.trx.selectFrom('channels').selectAll().where('id', '=', c.id).executeTakeFirst();
     const models = c.models.map((m) => ({ model: m.model, upstream_model: m.upstream_model }));
-    const changed: string[] = [];
-    if (before) {
-      for (const f of ['provider', 'base_url', 'priority', 'weight', 'enabled'] as const) if (before[f] !== c[f]) changed.push(f);
-      if (c.api_key !== null && !this.sameCredential(before.credential, c.api_key)) changed.push('api_key');
-      const stored = await this.trx.selectFrom('channel_models').select(['model', 'upstream_model']).where('channel_id', '=', c.id).orderBy('model').execute();
-      const wanted = [...models].sort((x, y) => (x.model < y.model ? -1 : x.model > y.model ? 1 : 0));
-      if (stored.length !== wanted.length || stored.some((s, i) => s.model !== wanted[i]!.model || s.upstream_model !== wanted[i]!.upstream_model)) changed.push('models');
-    }
+    const changed = before
+      ? channelChanges(before, await this.trx.selectFrom('channel_models').select(['model', 'upstream_model']).where('channel_id', '=', c.id).execute(), c, () =>
+          this.sameCredential(before.credential, c.api_key!),
+        )
+      : [];
     if (!before || changed.length > 0) {
       const credential = c.api_key === null ? undefined : encryptCredential(c.api_key, this.credentialKey);
       await upsertChannel(this.trx, { id: c.id, provider: c.provider, base_url: c.base_url, credential, priority: c.priority, weight: c.weight, enabled: c.enabled }, models);
@@ -249,17 +238,7 @@ class Writer {
   private async price(channelId: string, model: string, p: DeclaredPrice): Promise<void> {
     const id = `${channelId}/${model}`;
     const cur = await this.currentPrice(channelId, model);
-    if (
-      cur &&
-      nanoFromDb(cur.input_nano_per_mtok) === p.input &&
-      nanoFromDb(cur.output_nano_per_mtok) === p.output &&
-      nanoFromDb(cur.cached_input_nano_per_mtok) === p.cached_input &&
-      nanoOrNull(cur.cache_write_nano_per_mtok) === p.cache_write &&
-      nanoOrNull(cur.reasoning_nano_per_mtok) === p.reasoning &&
-      nanoFromDb(cur.request_fee_nano) === p.request_fee
-    ) {
-      return this.record({ kind: 'price', id, action: 'unchanged' });
-    }
+    if (samePrice(cur, p)) return this.record({ kind: 'price', id, action: 'unchanged' });
     // now() is the transaction's start: the new row is in force from the moment the apply commits.
     await insertPrice(this.trx, {
       channel_id: channelId,
@@ -313,17 +292,7 @@ class Writer {
       // The prefix of operator-given material is part of their secret: only a generated key's is shown.
       return this.record({ kind: 'key', id, action: 'created', detail: k.material === null ? `${keyId}, prefix ${apiKeyPrefix(material)}` : keyId });
     }
-    const changed: string[] = [];
-    if (existing.name !== k.name) changed.push('name');
-    if (!sameList(existing.models, k.models)) changed.push('models');
-    if (!sameTime(existing.expires_at, k.expires_at)) changed.push('expires_at');
-    if (existing.group_id !== k.limits.group_id) changed.push('group');
-    if (existing.rpm !== k.limits.rpm) changed.push('rpm');
-    if (existing.tpm !== k.limits.tpm) changed.push('tpm');
-    if (nanoOrNull(existing.budget_nano_per_day) !== k.limits.budget_nano_per_day) changed.push('budget_usd_per_day');
-    if (nanoOrNull(existing.budget_nano_per_month) !== k.limits.budget_nano_per_month) changed.push('budget_usd_per_month');
-    if (existing.route_mode !== k.limits.route_mode) changed.push('route.mode');
-    if (existing.route_preset !== k.limits.route_preset) changed.push('route.preset');
+    const changed = keyChanges(existing, k);
     const rotate = hash !== null && existing.key_hash !== hash;
     if (changed.length === 0 && !rotate) return this.record({ kind: 'key', id, action: 'unchanged', detail: existing.id });
     await this.trx
