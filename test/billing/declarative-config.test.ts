@@ -14,7 +14,7 @@ import {
   keyResolveReplySchema,
 } from '@switchyard/contracts';
 import type { DB } from '../../services/billing/src/db/database';
-import { createAccount, topup, type AdminDeps } from '../../services/billing/src/admin.commands';
+import { createAccount, createKey, topup, type AdminDeps } from '../../services/billing/src/admin.commands';
 import { runAdmin, EXIT_BAD_INPUT, EXIT_OK } from '../../services/billing/src/admin.program';
 import { applyConfigFile } from '../../services/billing/src/config/apply-config';
 import { ConfigError } from '../../services/billing/src/config/declarative-config';
@@ -202,6 +202,23 @@ describe('declarative configuration (apply)', () => {
     // The generated key was not regenerated.
     expect(r.generated_keys).toEqual([]);
     expect(await db.selectFrom('api_keys').select('id').execute()).toHaveLength(2);
+  });
+
+  it('adopts a key made with the admin API by (account, name) without touching its material; two such keys are refused', async () => {
+    const text = 'accounts: [{ id: acme }]\nkeys:\n  - { account: acme, name: ops, models: ["gpt-4o*"] }\n';
+    await createAccount(deps, { id: 'acme' });
+    const made = await createKey(deps, { account: 'acme', name: 'ops' });
+    const r = await applyConfigFile(deps, file(text), {});
+    expect(r.changes.find((c) => c.kind === 'key')).toMatchObject({ id: 'acme/ops', action: 'updated', detail: `${made.id}, models` });
+    expect(r.generated_keys).toEqual([]);
+    expect((await db.selectFrom('api_keys').select('key_hash').where('id', '=', made.id).executeTakeFirstOrThrow()).key_hash).toBe(hashApiKey(made.key!));
+
+    await createKey(deps, { account: 'acme', name: 'ops' });
+    const before = await snapshot(db);
+    const f = file(text.replace('gpt-4o*', '*'));
+    const err = (await applyConfigFile(deps, f, {}).catch((e: ConfigError) => e)) as ConfigError;
+    expect(err.message).toContain(`invalid ${f}: keys[0].name: account "acme" has 2 active keys named "ops"`);
+    expect(await snapshot(db)).toBe(before);
   });
 
   it('a bad file is refused with the YAML path of every problem, and nothing is written', async () => {

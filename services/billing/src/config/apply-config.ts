@@ -55,6 +55,8 @@ export interface ApplyResult {
 export interface ApplyOptions {
   /** Check and compute every change, then roll back. */
   dryRun?: boolean;
+  /** For messages: the file name. */
+  source?: string;
 }
 
 /** Thrown inside the transaction to roll a dry run back. */
@@ -70,14 +72,14 @@ export async function applyConfigFile(deps: AdminDeps, file: string, env: Env, o
   } catch (e) {
     throw new AdminInputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return applyConfig(deps, parseConfigText(text, { env, source: file }), opts);
+  return applyConfig(deps, parseConfigText(text, { env, source: file }), { source: file, ...opts });
 }
 
 export async function applyConfig(deps: AdminDeps, config: DeclaredConfig, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const credentialKey = deps.credentialKey !== undefined ? deps.credentialKey : parseCredentialKey(process.env.SWITCHYARD_CREDENTIAL_KEY);
   if (!credentialKey && config.channels.some((c) => c.api_key !== null)) {
     const paths = config.channels.filter((c) => c.api_key !== null).map((c) => ({ path: `${c.path}.api_key`, message: 'cannot be stored: SWITCHYARD_CREDENTIAL_KEY is not set' }));
-    throw new ConfigError(paths);
+    throw new ConfigError(paths, opts.source);
   }
   const result: ApplyResult = { dry_run: opts.dryRun === true, changes: [], generated_keys: [], notes: [], notices: [] };
   /** Notices to send after commit, deduplicated. */
@@ -88,8 +90,8 @@ export async function applyConfig(deps: AdminDeps, config: DeclaredConfig, opts:
     await guardRange(() =>
       deps.db.transaction().execute(async (trx) => {
         await LOCK.execute(trx);
-        await checkReferences(trx, config);
-        const plan = new Writer(trx, deps, credentialKey, result, keyNotices, catalogNotices);
+        await checkReferences(trx, config, opts.source);
+        const plan = new Writer(trx, deps, credentialKey, result, keyNotices, catalogNotices, opts.source);
         for (const g of config.groups) await plan.group(g);
         for (const a of config.accounts) await plan.account(a);
         for (const c of config.channels) await plan.channel(c);
@@ -109,7 +111,7 @@ export async function applyConfig(deps: AdminDeps, config: DeclaredConfig, opts:
 }
 
 /** Accounts and groups a key names must be in the file or the database; key material must not belong to someone else. */
-async function checkReferences(trx: Transaction<DB>, config: DeclaredConfig): Promise<void> {
+async function checkReferences(trx: Transaction<DB>, config: DeclaredConfig, source: string | undefined): Promise<void> {
   const issues: ConfigIssue[] = [];
   const accounts = new Set(config.accounts.map((a) => a.id));
   const groups = new Set(config.groups.map((g) => g.id));
@@ -128,7 +130,7 @@ async function checkReferences(trx: Transaction<DB>, config: DeclaredConfig): Pr
       else if (owner?.revoked_at) issues.push({ path: `${k.path}.key`, message: `this key material belongs to revoked key ${owner.id}; give new material` });
     }
   }
-  if (issues.length) throw new ConfigError(issues);
+  if (issues.length) throw new ConfigError(issues, source);
 }
 
 
@@ -141,6 +143,7 @@ class Writer {
     private readonly result: ApplyResult,
     private readonly keyNotices: Map<string, { key_hash: string; key_id: string }>,
     private readonly catalogNotices: Map<string, { channel_id: string; reason: string }>,
+    private readonly source: string | undefined,
   ) {}
 
   private record(change: ApplyChange): void {
@@ -272,9 +275,10 @@ class Writer {
         .where('revoked_at', 'is', null)
         .execute();
       if (named.length > 1) {
-        throw new ConfigError([
-          { path: `${k.path}.name`, message: `account "${k.account}" has ${named.length} active keys named "${k.name}" (${named.map((n) => n.id).join(', ')}); revoke or rename all but one with the admin API` },
-        ]);
+        throw new ConfigError(
+          [{ path: `${k.path}.name`, message: `account "${k.account}" has ${named.length} active keys named "${k.name}" (${named.map((n) => n.id).join(', ')}); revoke or rename all but one with the admin API` }],
+          this.source,
+        );
       }
       existing = named[0];
     }

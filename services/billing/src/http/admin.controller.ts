@@ -266,7 +266,7 @@ export class AdminController {
     return this.run(auth, async () => {
       const dryRun = q.dry_run === undefined ? false : q.dry_run === 'true' ? true : q.dry_run === 'false' ? false : undefined;
       if (dryRun === undefined) throw new AdminInputError('dry_run must be true or false');
-      return applyConfig(this.deps, parseConfigData(bodyOf(raw), { env: null, source: 'request body' }), { dryRun });
+      return applyConfig(this.deps, parseConfigData(bodyOf(raw), { env: null, source: 'request body' }), { dryRun, source: 'request body' });
     });
   }
 
