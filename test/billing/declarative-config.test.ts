@@ -162,6 +162,13 @@ describe('declarative configuration (apply)', () => {
     }
   });
 
+  it('two applies at once (billing replicas starting together) create everything once', async () => {
+    const f = file(FILE);
+    const results = await Promise.all([applyConfigFile(deps, f, ENV), applyConfigFile(adminDeps(db, nc), f, ENV)]);
+    expect(results.flatMap((r) => r.generated_keys)).toHaveLength(1);
+    expect(await counts(db)).toMatchObject({ accounts: 1, api_keys: 2, prices: 1, ledger: 1 });
+  });
+
   it('a changed price adds one price row and keeps the history; the router is told', async () => {
     await applyConfigFile(deps, file(FILE), ENV);
     const catalog = collect(nc, CATALOG_CHANGED_SUBJECT);
