@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `npm start`: the whole Switchyard stack on this machine, from a fresh clone.
 # Installs npm deps, makes sure NATS/PostgreSQL/ClickHouse run (installing
-# ClickHouse if needed), builds, migrates, seeds a demo account, key and
-# channel, starts the four services (and the fake provider unless a real one is
-# configured), prints how to call it, and stops everything it started on Ctrl-C.
+# ClickHouse if needed), builds, migrates, applies deploy/local/switchyard.yaml
+# (a demo account, key and channel), starts the four services (and the fake
+# provider unless a real one is configured), prints how to call it, and stops
+# everything it started on Ctrl-C.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(repo_root)
@@ -77,11 +78,9 @@ DEMO_KEY=""
 [ -f "$STATE/local.env" ] && DEMO_KEY=$(sed -n 's/^SWITCHYARD_API_KEY=//p' "$STATE/local.env")
 [ -n "$DEMO_KEY" ] || DEMO_KEY="sk-sy-demo-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-admin() { node services/billing/dist/admin.cli.js "$@"; }
-admin create-account --id demo --name "Demo account" --balance-usd 100.00 >/dev/null
-admin create-channel --id "$CHANNEL" --provider openai --base-url "$UPSTREAM_URL" --api-key "$UPSTREAM_KEY" --priority 1 --model gpt-4o-mini >/dev/null 2>&1
-admin set-price --channel "$CHANNEL" --model gpt-4o-mini --input-usd-per-mtok 0.15 --output-usd-per-mtok 0.60 --cached-input-usd-per-mtok 0.075 >/dev/null
-admin create-key --account demo --name demo --key "$DEMO_KEY" >/dev/null
+# The demo account, key, channel and price, from the declarative file (idempotent: a restart adds nothing).
+SWITCHYARD_DEMO_KEY=$DEMO_KEY DEMO_CHANNEL=$CHANNEL DEMO_UPSTREAM_URL=$UPSTREAM_URL DEMO_UPSTREAM_KEY=$UPSTREAM_KEY \
+  node services/billing/dist/admin.cli.js apply deploy/local/switchyard.yaml >/dev/null
 
 run billing node services/billing/dist/main.js
 run stats node services/stats/dist/main.js

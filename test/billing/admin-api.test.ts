@@ -277,6 +277,7 @@ describe('admin REST API', () => {
         'PUT /admin/v1/channels/{id}',
         'GET /admin/v1/prices',
         'POST /admin/v1/prices',
+        'POST /admin/v1/apply',
       ].sort(),
     );
     // Every documented route is served (401 without a token, not 404).

@@ -14,6 +14,7 @@ import {
   routingMetrics,
   upstreamMetrics,
 } from '@switchyard/metrics';
+import { parseConfigText } from '../../services/billing/src/config/declarative-config';
 
 // js-yaml ships no types; this is the one function used.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -153,6 +154,30 @@ describe('helm chart', () => {
     expect(byKind(objs, 'StatefulSet')).toHaveLength(0);
   });
 
+  it('the configuration file the chart mounts is one billing accepts', () => {
+    const config = render(EXTERNAL).find((o) => o.metadata.name === 'sy-switchyard-config')!;
+    const declared = parseConfigText(config.data!['config.yaml']!, { env: { FAST_KEY: 'sk-from-secret' } });
+    expect(declared.channels[0]).toMatchObject({ id: 'fast-openai', api_key: 'sk-from-secret', models: [{ model: 'gpt-4o-mini', price: { input: 150_000_000n, output: 600_000_000n } }] });
+    expect(declared.accounts[0]).toMatchObject({ id: 'acme', opening_nano: 100_000_000_000n });
+  });
+
+  it.each([
+    ['existingSecret', { secret: { secretName: 'switchyard-config', items: [{ key: 'switchyard.yaml', path: 'config.yaml' }] } }],
+    ['existingConfigMap', { configMap: { name: 'switchyard-config', items: [{ key: 'switchyard.yaml', path: 'config.yaml' }] } }],
+  ])('mounts the configuration file from an %s instead of inline content', (source, volume) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-helm-'));
+    const f = join(dir, 'existing.yaml');
+    writeFileSync(f, `config:\n  enabled: true\n  ${source}: switchyard-config\n  key: switchyard.yaml\n`);
+    const objs = render(EXTERNAL, f);
+    for (const o of objs) validateK8s(o);
+    expect(objs.find((o) => o.metadata.name === 'sy-switchyard-config')).toBeUndefined();
+    const billing = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'sy-switchyard-billing')!;
+    const pod = (billing.spec as { template: { spec: { volumes: Array<{ name: string }>; containers: Array<{ volumeMounts: unknown[]; env: unknown[] }> } } }).template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'config', ...volume });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/switchyard', readOnly: true });
+    expect(pod.containers[0]!.env).toContainEqual({ name: 'SWITCHYARD_CONFIG', value: '/etc/switchyard/config.yaml' });
+  });
+
   it('bundles NATS, PostgreSQL and ClickHouse as StatefulSets and points the services at them', () => {
     const objs = render(BUNDLED);
     expect(byKind(objs, 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual([
@@ -184,6 +209,7 @@ describe('helm chart', () => {
     ['a NATS URL without a nats:// scheme', 'nats:\n  url: http://nats:4222\n', /url/],
     ['an unknown service', 'services:\n  gateway:\n    replicas: 1\n    port: 80\n', /gateway/],
     ['an out-of-range sampler ratio', 'otel:\n  samplerArg: "5"\n', /samplerArg/],
+    ['a routing section in the configuration file (an ingress setting)', 'config:\n  enabled: true\n  content:\n    routing: { default: { mode: race } }\n', /routing/],
   ])('rejects a values file with %s against values.schema.json', (_name, content, message) => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-helm-'));
     const bad = join(dir, 'bad.yaml');

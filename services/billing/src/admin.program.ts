@@ -21,6 +21,7 @@ import {
 } from './admin.commands';
 import { pgErrorCode } from './db/database';
 import type { LedgerEntry } from './ledger/ledger.repository';
+import { applyConfigFile, type ApplyResult } from './config/apply-config';
 
 /** Exit codes: 0 done, 1 failure (database down, bug), 2 bad input (nothing written). */
 export const EXIT_OK = 0;
@@ -50,6 +51,8 @@ export const USAGE = `usage: npm run admin -- <command> [options] [--json]
                   [--reasoning-usd-per-mtok 0.60] [--request-fee-usd 0.0001] [--effective-from ISO]
   ledger          --request-id ID | --account ID [--limit 20]
   reconcile       --from ISO --to ISO    (ledger vs ClickHouse usage_events; exit 3 on discrepancies)
+  apply           FILE [--dry-run]       (declarative YAML: accounts, groups, keys, channels, prices;
+                                          \${VAR} from the environment; idempotent; all or nothing)
 
 Amounts are decimal USD (at most 9 decimals). --json prints one JSON object on stdout.
 Exit codes: 0 ok, 1 failure, 2 bad input (nothing written), 3 reconcile found discrepancies.`;
@@ -84,6 +87,7 @@ const OPTIONS: Record<string, Options> = {
     'effective-from': s,
   },
   ledger: { 'request-id': s, account: s, limit: s },
+  apply: { file: s, 'dry-run': b },
 };
 
 export interface AdminIo {
@@ -328,9 +332,29 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
       const r = await ledger(deps, { request_id: str(v, 'request-id'), account: str(v, 'account'), limit: str(v, 'limit') });
       return { json: r, warnings: [], lines: r.entries.length ? r.entries.flatMap(entryLines) : ['no entries'] };
     }
+    case 'apply': {
+      const file = str(v, 'file');
+      if (!file) throw new AdminInputError('apply needs a file: npm run admin -- apply switchyard.yaml');
+      return applyOutput(await applyConfigFile(deps, file, process.env, { dryRun: v['dry-run'] === true }));
+    }
     default:
       throw new AdminInputError(`unknown command "${cmd}"`);
   }
+}
+
+function applyOutput(r: ApplyResult): Output {
+  const changed = r.changes.filter((c) => c.action !== 'unchanged');
+  return {
+    json: r,
+    warnings: [...r.notes.map((n) => `note: ${n}`), ...r.notices.flatMap((n) => noticeWarning(n, 'other services pick the change up on their next refresh'))],
+    lines: [
+      ...changed.map((c) => `${r.dry_run ? 'would be ' : ''}${c.action} ${c.kind} ${c.id}${c.detail ? ` (${c.detail})` : ''}`),
+      ...r.generated_keys.flatMap((k) => [`key for ${k.account_id}/${k.name} (${k.key_id}): ${k.key}`]),
+      ...(r.generated_keys.length ? ['store the generated keys now: they are not kept and cannot be shown again'] : []),
+      `${r.dry_run ? 'dry run, nothing written: ' : ''}${changed.length} changed, ${r.changes.length - changed.length} unchanged`,
+      ...r.notices.flatMap(noticeLine),
+    ],
+  };
 }
 
 /** JSON with exact money: bigint → decimal string, Date → ISO. */
@@ -355,7 +379,10 @@ export async function runAdmin(argv: string[], deps: AdminDeps, io: AdminIo): Pr
   }
   let values: Values;
   try {
-    values = parseArgs({ args: rest, options: { ...options, json: b }, strict: true, allowPositionals: false }).values as Values;
+    const parsed = parseArgs({ args: rest, options: { ...options, json: b }, strict: true, allowPositionals: cmd === 'apply' });
+    values = parsed.values as Values;
+    if (parsed.positionals.length > 1 || (parsed.positionals.length === 1 && values.file !== undefined)) throw new Error('apply takes one file');
+    if (parsed.positionals[0] !== undefined) values.file = parsed.positionals[0];
   } catch (e) {
     io.stderr(`error: ${(e as Error).message}`);
     return EXIT_BAD_INPUT;

@@ -20,6 +20,8 @@ export interface BillingConfig {
   credentialKey: Buffer | null;
   /** Bearer token of the admin API (SWITCHYARD_ADMIN_TOKEN); null: the admin API answers 503. */
   adminToken: string | null;
+  /** SWITCHYARD_CONFIG: a declarative YAML file applied at start (its `${VAR}` from `env`); null: none. */
+  declarativeConfig: { file: string; env: Env } | null;
 }
 
 export function loadBillingConfig(env: Env = process.env): BillingConfig {
@@ -36,5 +38,6 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
     consumeUsage: envBool(env, 'BILLING_CONSUME_USAGE', true),
     credentialKey: parseCredentialKey(env.SWITCHYARD_CREDENTIAL_KEY),
     adminToken: env.SWITCHYARD_ADMIN_TOKEN?.trim() || null,
+    declarativeConfig: env.SWITCHYARD_CONFIG?.trim() ? { file: env.SWITCHYARD_CONFIG.trim(), env } : null,
   };
 }

@@ -13,7 +13,7 @@ import { connectNats, ensureUsageTopology, type NatsConnection } from '@switchya
 import { redactUrl } from '@switchyard/config';
 import { createLogger, type Logger, type Telemetry } from '@switchyard/telemetry';
 import type { BillingConfig } from './billing.config';
-import { BILLING_CONFIG, BILLING_OPTIONS, DATABASE, LOGGER, NATS, RESPONDERS, USAGE_CONSUMER } from './billing.tokens';
+import { BILLING_CONFIG, BILLING_OPTIONS, CONFIG_APPLIED, DATABASE, LOGGER, NATS, RESPONDERS, USAGE_CONSUMER } from './billing.tokens';
 import { createDb, type DB } from './db/database';
 import { migrateToLatest } from './db/migrate';
 import { encryptLegacyCredentials } from './channels/channels.repository';
@@ -27,6 +27,8 @@ import { MeController } from './http/me.controller';
 import { BillingUsageConsumer, type BillingConsumerOptions } from './ledger/usage.consumer';
 import { createBillingResponders } from './nats/billing.responders';
 import type { Responder } from './nats/responder';
+import { connectionNotifier } from './admin.notifier';
+import { applyConfigAtStart } from './config/apply-at-start';
 
 /** What the embedding code (main.ts, tests) hands the module besides the config. */
 export interface BillingModuleOptions {
@@ -92,6 +94,21 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
           },
         },
         {
+          provide: CONFIG_APPLIED,
+          inject: [BILLING_CONFIG, DATABASE, NATS, LOGGER],
+          useFactory: async (cfg: BillingConfig, db: Kysely<DB>, nc: NatsConnection, log: Logger) => {
+            if (!cfg.declarativeConfig) return false;
+            try {
+              await applyConfigAtStart({ db, notifier: connectionNotifier(nc), credentialKey: cfg.credentialKey }, cfg.declarativeConfig, log);
+            } catch (e) {
+              await nc.drain().catch(() => undefined);
+              await db.destroy().catch(() => undefined);
+              throw e;
+            }
+            return true;
+          },
+        },
+        {
           provide: RESPONDERS,
           inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG],
           useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) => createBillingResponders(nc, db, log, cfg.credentialKey),
@@ -123,6 +140,8 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(BILLING_OPTIONS) private readonly options: BillingModuleOptions,
     @Inject(BILLING_METRICS) private readonly metrics: BillingMetrics,
+    // Injected so the file is applied before responders answer and the consumer settles.
+    @Inject(CONFIG_APPLIED) _configApplied: boolean,
   ) {}
 
   private lagPoller: LagPoller | undefined;

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from '@switchyard/telemetry';
 import {
+  AdminInputError,
   createAccount,
   createChannel,
   createKey,
@@ -34,6 +35,8 @@ import { connectionNotifier } from '../admin.notifier';
 import type { NatsConnection } from '@switchyard/bus';
 import { apiError, bearer, bodyOf, boolField, field, nullableField, stringList, toHttpError, toJson } from './http-errors';
 import { ADMIN_OPENAPI } from './admin.openapi';
+import { applyConfig } from '../config/apply-config';
+import { parseConfigData } from '../config/declarative-config';
 
 type Q = Record<string, string | undefined>;
 
@@ -247,6 +250,23 @@ export class AdminController {
         request_fee_usd: field(b, 'request_fee_usd'),
         effective_from: field(b, 'effective_from'),
       });
+    });
+  }
+
+  // ------------------------------------------------------------ declarative configuration
+
+  /**
+   * The declarative file's content as a JSON body (the same shape and checks
+   * as `npm run admin -- apply`). `${VAR}` is refused here: the API must not
+   * hand out billing's own environment.
+   */
+  @Post('apply')
+  @HttpCode(200)
+  async apply(@Headers('authorization') auth: string | undefined, @Body() raw: unknown, @Query() q: Q) {
+    return this.run(auth, async () => {
+      const dryRun = q.dry_run === undefined ? false : q.dry_run === 'true' ? true : q.dry_run === 'false' ? false : undefined;
+      if (dryRun === undefined) throw new AdminInputError('dry_run must be true or false');
+      return applyConfig(this.deps, parseConfigData(bodyOf(raw), { env: null, source: 'request body' }), { dryRun, source: 'request body' });
     });
   }
 

@@ -136,5 +136,65 @@ export const ADMIN_OPENAPI = {
         '201',
       ),
     },
+    '/admin/v1/apply': {
+      post: op('Apply a declarative configuration (the YAML file\'s shape as JSON): upsert only, idempotent, all or nothing; generated keys are in the response once', {
+        parameters: [query('dry_run', 'true: check and report the changes, write nothing', { type: 'boolean' })],
+        ...body({
+          type: 'object',
+          additionalProperties: false,
+          description: 'See docs/operations.md "Declarative configuration". Money is a decimal USD string; ${VAR} is refused (no substitution over the API).',
+          properties: {
+            accounts: { type: 'array', items: obj({ id: str(), name: str(), balance_usd: usd('Opening balance (only when the account is created)') }, ['id']) },
+            groups: { type: 'array', items: obj({ id: str(), name: str(), price_multiplier: str('Exact decimal, e.g. "1.25"'), models: { type: 'array', items: str() } }, ['id']) },
+            keys: {
+              type: 'array',
+              items: obj(
+                {
+                  account: str(),
+                  name: str(),
+                  key: str('Fixed key material; absent: generated once, on creation'),
+                  models: { type: 'array', items: str() },
+                  group: str(),
+                  expires_at: str('ISO-8601'),
+                  route: obj({ mode: { type: 'string', enum: ['race', 'fallback', 'smart'] }, preset: { type: 'string', enum: ['balanced', 'economy', 'performance', 'stability'] } }),
+                  limits: obj({ rpm: int(), tpm: int(), budget_usd_per_day: usd('Per UTC day'), budget_usd_per_month: usd('Per UTC month') }),
+                },
+                ['account', 'name'],
+              ),
+            },
+            channels: {
+              type: 'array',
+              items: obj(
+                {
+                  id: str(),
+                  provider: { type: 'string', enum: ['openai', 'azure-openai', 'anthropic', 'gemini', 'openai-compatible'] },
+                  base_url: str(),
+                  api_key: str('Upstream credential; absent keeps the stored one'),
+                  priority: int(),
+                  weight: int(),
+                  enabled: { type: 'boolean' },
+                  models: {
+                    type: 'array',
+                    items: obj(
+                      {
+                        id: str('Public model id'),
+                        upstream: str('Upstream model id (default: id)'),
+                        price_usd_per_mtok: obj(
+                          { input: usd('Input'), output: usd('Output'), cached_input: usd('Cached input (default: input)'), cache_write: usd('Cache write (default: input)'), reasoning: usd('Reasoning (default: output)') },
+                          ['input', 'output'],
+                        ),
+                        request_fee_usd: usd('Per-request fee'),
+                      },
+                      ['id'],
+                    ),
+                  },
+                },
+                ['id', 'provider', 'base_url', 'models'],
+              ),
+            },
+          },
+        }),
+      }),
+    },
   },
 } as const;
