@@ -39,7 +39,8 @@ import {
   explanationToHeader,
   explanationToSpanAttribute,
   formatRouteErrors,
-  keyRouteDefaults,
+  keyRoutePolicy,
+  MIDSTREAM_FAILOVER_HEADER,
   planRoute,
   resolveRoutePreferences,
   routingActionFor,
@@ -162,8 +163,9 @@ export class ChatCompletionsHandler {
     const key = await authenticate(this.deps.keys, req);
     const view = protocol === 'openai' ? readChatRequest(req.body) : readTranslatedRequest(protocol, req.body, ctx);
     const resolved = resolveRoutePreferences({
-      key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
+      key: keyRoutePolicy(key),
       header: typeof req.headers['x-switchyard-route'] === 'string' ? req.headers['x-switchyard-route'] : null,
+      midstreamHeader: typeof req.headers[MIDSTREAM_FAILOVER_HEADER] === 'string' ? req.headers[MIDSTREAM_FAILOVER_HEADER] : null,
       body: view.body.route,
     });
     if (!resolved.ok) {
