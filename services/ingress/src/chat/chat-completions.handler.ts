@@ -95,6 +95,8 @@ interface Exchange {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  /** The plan being run; a mid-stream failover continues on its next channel. */
+  plan?: AttemptPlan;
 }
 
 /**
@@ -143,7 +145,23 @@ interface OpenedStream {
   held: string;
   sawDone: boolean;
   ended: boolean;
+  /** Mid-stream failover is on: an upstream error event after content is held back, not relayed. */
+  failover: boolean;
+  /** The upstream sent an error event after content (held back because `failover`). */
+  brokeWithError: boolean;
+  /** Set when this attempt continues another's broken stream. */
+  cont: Continuation | null;
 }
+
+/** A continuation of a broken stream: the request with the partial answer as prefix, and the chunk rewriter. */
+interface Continuation {
+  body: Record<string, unknown>;
+  /** Chunk JSON as the client must see it (the first attempt's id, no second role chunk), or null to drop it. */
+  rewrite: (data: string) => string | null;
+}
+
+/** Asked of OpenAI-compatible upstreams after the partial answer (an assistant message). */
+export const CONTINUE_PROMPT = 'Continue your previous message exactly where it stopped. Do not repeat any of it and do not add any preamble.';
 
 /**
  * POST /v1/chat/completions: authenticate from the key cache, pick channels
@@ -247,6 +265,7 @@ export class ChatCompletionsHandler {
         random: Math.random,
       });
       ex.mode = plan.mode;
+      ex.plan = plan;
       span.setAttribute('switchyard.route_mode', plan.mode);
       span.setAttribute('switchyard.route.explanation', explanationToSpanAttribute(plan.explanation));
       if (req.headers['x-switchyard-explain'] === '1') void reply.header('x-switchyard-explain', explanationToHeader(plan.explanation));
@@ -320,7 +339,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Opens a planned attempt unless its breaker refuses (another request took the probe slot). */
-  private openPlanned(ex: Exchange, planned: PlannedAttempt): Promise<Opened> {
+  private openPlanned(ex: Exchange, planned: PlannedAttempt, cont: Continuation | null = null): Promise<Opened> {
     if (!this.deps.health.begin(planned.candidate, ex.view.model)) {
       return Promise.reject(
         new GatewayError('no_channel', {
@@ -331,7 +350,7 @@ export class ChatCompletionsHandler {
         }),
       );
     }
-    return this.open(ex, planned.candidate);
+    return this.open(ex, planned.candidate, cont);
   }
 
   /**
@@ -431,7 +450,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Sends the request to one channel and reads until there is something to commit. */
-  private async open(ex: Exchange, candidate: PlanCandidate): Promise<Opened> {
+  private async open(ex: Exchange, candidate: PlanCandidate, cont: Continuation | null = null): Promise<Opened> {
     const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
     ex.attempts.push(attempt);
     const span = this.deps.tracer.startSpan(
@@ -446,7 +465,7 @@ export class ChatCompletionsHandler {
       const apiKey = await this.deps.credentials.get(candidate.channel_id);
       const upstream = upstreamProtocolOf(candidate.provider);
       if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
-      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
+      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, cont?.body ?? ex.view.body, apiKey));
       if (!ex.view.stream) {
         const { buf, parsed: body } = await attempt.readJson(res);
         const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
@@ -466,10 +485,13 @@ export class ChatCompletionsHandler {
         span,
         body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
         parser: new SseParser(),
-        observer: new OpenAIStreamObserver(ex.view.clientWantsUsage),
+        observer: new OpenAIStreamObserver(ex.view.clientWantsUsage, failoverWanted(ex)),
         held: '',
         sawDone: false,
         ended: false,
+        failover: failoverWanted(ex),
+        brokeWithError: false,
+        cont,
       };
       attempt.armFirstToken();
       const events: SseEvent[] = [];
@@ -715,40 +737,26 @@ export class ChatCompletionsHandler {
     reply.status(200).header('content-type', 'application/json').send(o.buf);
   }
 
-  private async commitStream(ex: Exchange, o: OpenedStream, reply: FastifyReply): Promise<void> {
+  private async commitStream(ex: Exchange, first: OpenedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    let o = first;
     if (o.held.length > 0) raw.write(o.held);
-    const events: SseEvent[] = [];
-    let midStreamError: GatewayError | null = null;
-    try {
-      while (!o.ended) {
-        const next = await o.body.next();
-        if (next.done) {
-          o.parser.end(events);
-          o.ended = true;
-        } else o.parser.push(next.value, events);
-        if (events.length > 0) {
-          const out = this.encode(events, o);
-          events.length = 0;
-          if (out.length > 0) raw.write(out);
-        }
-      }
-    } catch (e) {
-      midStreamError = o.attempt.classifyThrown(e, true);
+    /** Every attempt whose output reached the client, in order (more than one after a mid-stream failover). */
+    const chain: OpenedStream[] = [o];
+    let midStreamError = await this.relay(ex, o, raw);
+    while (midStreamError && canFailOver(ex, o)) {
+      const next = await this.failOver(ex, chain, midStreamError);
+      if (!next) break;
+      o = next;
+      chain.push(o);
+      ex.winner = o.attempt;
+      if (o.held.length > 0) raw.write(o.held);
+      midStreamError = await this.relay(ex, o, raw);
     }
-    const complete = !midStreamError && (o.sawDone || o.observer.finished);
-    if (!complete && !midStreamError) {
-      midStreamError = new GatewayError('upstream_error', {
-        message: 'The upstream stream ended before the answer was complete.',
-        code: 'stream_interrupted',
-        errorClass: 'mid_stream',
-        provider: o.attempt.candidate.provider,
-        channelId: o.attempt.candidate.channel_id,
-      });
-    }
-    this.settleStreamUsage(ex, o);
+    if (chain.length > 1) this.settleChainUsage(ex, chain);
+    else this.settleStreamUsage(ex, o);
     if (midStreamError) {
       o.attempt.fail(midStreamError);
       endAttemptSpan(o.span, o.attempt, midStreamError);
@@ -763,9 +771,106 @@ export class ChatCompletionsHandler {
     }
     o.attempt.finish();
     endAttemptSpan(o.span, o.attempt, null);
-    this.report(ex, o.attempt, null, ex.usage?.output_tokens);
+    this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage)?.output_tokens);
     if (!o.sawDone) raw.write('data: [DONE]\n\n');
     raw.end();
+  }
+
+  /** Relays one attempt's stream to the client; the mid-stream failure, or null when it completed. */
+  private async relay(ex: Exchange, o: OpenedStream, raw: FastifyReply['raw']): Promise<GatewayError | null> {
+    const events: SseEvent[] = [];
+    try {
+      while (!o.ended && !o.brokeWithError) {
+        const next = await o.body.next();
+        if (next.done) {
+          o.parser.end(events);
+          o.ended = true;
+        } else o.parser.push(next.value, events);
+        if (events.length > 0) {
+          const out = this.encode(events, o);
+          events.length = 0;
+          if (out.length > 0) raw.write(out);
+        }
+      }
+    } catch (e) {
+      return o.attempt.classifyThrown(e, true);
+    }
+    if (o.brokeWithError) void o.body.return?.().catch(() => undefined);
+    if (o.brokeWithError || !(o.sawDone || o.observer.finished)) {
+      return new GatewayError('upstream_error', {
+        message: o.brokeWithError ? 'The upstream provider sent an error mid-stream.' : 'The upstream stream ended before the answer was complete.',
+        code: 'stream_interrupted',
+        errorClass: 'mid_stream',
+        provider: o.attempt.candidate.provider,
+        channelId: o.attempt.candidate.channel_id,
+      });
+    }
+    return null;
+  }
+
+  /**
+   * Mid-stream failover: closes the broken attempt's books (its delivered
+   * tokens, at its own price) and opens the plan's next untried
+   * OpenAI-protocol channel with the partial answer as an assistant message
+   * and a request to continue. Its chunks are rewritten to the first
+   * attempt's id, without a second role chunk, its usage chunk summed with
+   * what the earlier attempts delivered. Null when no channel could continue.
+   */
+  private async failOver(ex: Exchange, chain: OpenedStream[], err: GatewayError): Promise<OpenedStream | null> {
+    const broken = chain[chain.length - 1]!;
+    broken.attempt.fail(err);
+    endAttemptSpan(broken.span, broken.attempt, err);
+    this.report(ex, broken.attempt, err);
+    broken.attempt.delivered = this.streamUsageOf(ex, broken).usage;
+    const prior = sumUsage(chain.map((s) => s.attempt.delivered!));
+    const head = chain[0]!.observer;
+    const messages = Array.isArray(ex.view.body.messages) ? (ex.view.body.messages as unknown[]) : [];
+    const partial = chain.map((s) => s.observer.text).join('');
+    const cont: Continuation = {
+      body: { ...ex.view.body, messages: [...messages, { role: 'assistant', content: partial }, { role: 'user', content: CONTINUE_PROMPT }] },
+      rewrite: continuationRewriter(head.id, head.created, head.model, prior),
+    };
+    for (const planned of ex.plan?.attempts ?? []) {
+      if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
+      if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
+      if (upstreamProtocolOf(planned.candidate.provider) !== 'openai') continue;
+      try {
+        const next = await this.openPlanned(ex, planned, cont);
+        if (next.kind === 'stream') {
+          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
+          return next;
+        }
+        discard(next);
+      } catch (e) {
+        const failed = asGatewayError(e);
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: failed.channelId, error_class: failed.errorClass }, 'mid-stream continuation attempt failed');
+      }
+    }
+    return null;
+  }
+
+  /** The tokens one attempt delivered: the upstream's usage, else an estimate from its prompt and output characters. */
+  private streamUsageOf(ex: Exchange, o: OpenedStream): { usage: TokenUsage; estimated: boolean } {
+    if (o.observer.usage) return { usage: o.observer.usage, estimated: false };
+    const body = o.cont?.body ?? ex.view.body;
+    return {
+      usage: { input_tokens: estimateTokensFromChars(promptChars(body.messages)), output_tokens: estimateTokensFromChars(o.observer.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 },
+      estimated: true,
+    };
+  }
+
+  /** After a failover: each attempt's delivered tokens kept on it (billed at its own price); the request's usage is their sum. */
+  private settleChainUsage(ex: Exchange, chain: OpenedStream[]): void {
+    let estimated = false;
+    for (const s of chain) {
+      const u = this.streamUsageOf(ex, s);
+      if (s.attempt.delivered === null || !u.estimated) s.attempt.delivered = u.usage;
+      estimated ||= u.estimated;
+    }
+    const last = chain[chain.length - 1]!;
+    ex.modelServed = last.observer.model || last.attempt.candidate.upstream_model;
+    ex.usage = sumUsage(chain.map((s) => s.attempt.delivered!));
+    ex.usageEstimated = estimated;
   }
 
   /** Events to wire text for the client, noting [DONE] and what the observer learns. */
@@ -776,7 +881,15 @@ export class ChatCompletionsHandler {
       if (data === '[DONE]') {
         o.sawDone = true;
         out += 'data: [DONE]\n\n';
-      } else if (o.observer.observe(data)) out += `data: ${data}\n\n`;
+      } else if (o.observer.observe(data)) {
+        if (o.failover && o.observer.upstreamError !== undefined && o.observer.sawContent) {
+          // Held back: the stream may continue on another channel (or ends with our own error event).
+          o.brokeWithError = true;
+          break;
+        }
+        const d = o.cont === null ? data : o.cont.rewrite(data);
+        if (d !== null) out += `data: ${d}\n\n`;
+      }
     }
     return out;
   }
@@ -826,6 +939,68 @@ function discard(o: Opened): void {
   o.attempt.fail(CANCELLED());
   endAttemptSpan(o.span, o.attempt, CANCELLED());
   if (o.kind === 'stream' || o.kind === 'tstream') void o.body.return?.().catch(() => undefined);
+}
+
+const MAX_ATTEMPTS = 32;
+
+/** Mid-stream failover asked for (key or request), fallbacks allowed, and one choice only. */
+function failoverWanted(ex: Exchange): boolean {
+  const n = ex.view.body.n;
+  return ex.prefs.mid_stream_failover && ex.prefs.allow_fallbacks && (n === undefined || n === null || n === 1);
+}
+
+/**
+ * A broken stream can continue elsewhere unless the client left, the answer
+ * already finished, or a tool call had started (its arguments cannot be
+ * resumed reliably from a partial JSON string).
+ */
+function canFailOver(ex: Exchange, o: OpenedStream): boolean {
+  return o.failover && !ex.clientGone && !o.observer.sawToolCall && !o.observer.finished;
+}
+
+function sumUsage(us: readonly TokenUsage[]): TokenUsage {
+  const out = { ...ZERO_USAGE };
+  for (const u of us) {
+    out.input_tokens += u.input_tokens;
+    out.output_tokens += u.output_tokens;
+    out.cached_input_tokens += u.cached_input_tokens;
+    out.reasoning_tokens += u.reasoning_tokens;
+  }
+  return out;
+}
+
+/**
+ * Rewrites a continuation's chunks so the client sees one stream: the first
+ * attempt's id, created and model; no second role chunk; the usage chunk
+ * counting every attempt (`prior` = what the earlier attempts delivered).
+ */
+function continuationRewriter(id: string, created: number, model: string, prior: TokenUsage): (data: string) => string | null {
+  return (data) => {
+    let c: { id?: unknown; created?: unknown; model?: unknown; error?: unknown; usage?: Record<string, unknown> | null; choices?: Array<{ delta?: Record<string, unknown>; finish_reason?: unknown }> };
+    try {
+      c = JSON.parse(data) as typeof c;
+    } catch {
+      return data;
+    }
+    if (typeof c !== 'object' || c === null || c.error !== undefined) return data;
+    if (id) c.id = id;
+    if (created) c.created = created;
+    if (model) c.model = model;
+    const choice = Array.isArray(c.choices) ? c.choices[0] : undefined;
+    if (choice?.delta) {
+      delete choice.delta.role;
+      const empty = Object.values(choice.delta).every((v) => v === null || v === '' || (Array.isArray(v) && v.length === 0));
+      if (empty && !choice.finish_reason && !c.usage) return null;
+    }
+    if (c.usage && typeof c.usage === 'object') {
+      const u = c.usage;
+      const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+      u.prompt_tokens = num(u.prompt_tokens) + prior.input_tokens;
+      u.completion_tokens = num(u.completion_tokens) + prior.output_tokens;
+      u.total_tokens = num(u.prompt_tokens) + num(u.completion_tokens);
+    }
+    return JSON.stringify(c);
+  };
 }
 
 function tokenUsage(u: CanonicalUsage): TokenUsage {
