@@ -1,0 +1,265 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { Client } from 'pg';
+import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
+import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+
+/**
+ * Per-key routing control (allowed channels, price ceilings) and opt-in
+ * mid-stream failover, end to end: real services, real NATS/Postgres/
+ * ClickHouse, fake upstreams at the wire, the `openai` SDK as the client.
+ */
+let alpha: FakeProvider;
+let beta: FakeProvider;
+let pricey: FakeProvider;
+let stack: Stack;
+let pg: Client;
+
+const CONTINUE_PROMPT = 'Continue your previous message exactly where it stopped. Do not repeat any of it and do not add any preamble.';
+// nano-USD per 1M tokens, for the expected ledger amounts.
+const PRICES = { alpha: { input: 1_000_000_000n, output: 2_000_000_000n }, beta: { input: 3_000_000_000n, output: 6_000_000_000n } } as const;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function createKey(name: string, flags: string[]): Promise<string> {
+  return (JSON.parse(await stack.admin(['create-key', '--account', stack.accountId, '--name', name, ...flags, '--json'])) as { key: string }).key;
+}
+
+function client(apiKey: string, headers: Record<string, string> = {}) {
+  return new OpenAI({ baseURL: `${stack.ingressUrl}/v1`, apiKey, maxRetries: 0, defaultHeaders: headers });
+}
+
+interface Row {
+  status: string;
+  channel_id: string;
+  error_class: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_nano: string;
+  attempts: string;
+}
+
+async function usageRow(requestId: string): Promise<Row> {
+  return until('usage row', async () => {
+    const out = await clickhouseQuery(
+      stack.urls.clickhouseUrl,
+      `SELECT status, channel_id, error_class, input_tokens, output_tokens, toString(cost_nano) AS cost_nano, attempts FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${requestId.replace(/[^0-9a-f-]/g, '')}' FORMAT JSONEachRow`,
+    );
+    const line = out.split('\n').find(Boolean);
+    return line ? (JSON.parse(line) as Row) : undefined;
+  });
+}
+
+async function ledgerAmount(requestId: string): Promise<bigint> {
+  return until('ledger row', async () => {
+    const r = await pg.query<{ amount: string }>('SELECT amount_nano::text AS amount FROM ledger WHERE request_id = $1', [requestId]);
+    return r.rows[0] ? BigInt(r.rows[0].amount) : undefined;
+  });
+}
+
+/** A stream read through the SDK: text, ids, role chunks, usage chunks, and the error it threw (if any). */
+async function readStream(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) {
+  let text = '';
+  const ids = new Set<string>();
+  let roles = 0;
+  const usages: OpenAI.CompletionUsage[] = [];
+  let error: unknown = null;
+  try {
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      const d = chunk.choices[0]?.delta;
+      if (d?.role) roles++;
+      text += d?.content ?? '';
+      if (chunk.usage) usages.push(chunk.usage);
+    }
+  } catch (e) {
+    error = e;
+  }
+  return { text, ids, roles, usages, error };
+}
+
+const mtokCost = (tokens: number, perMtok: bigint) => BigInt(tokens) * perMtok;
+const roundedCost = (u: { input_tokens: number; output_tokens: number }, p: { input: bigint; output: bigint }) =>
+  (mtokCost(u.input_tokens, p.input) + mtokCost(u.output_tokens, p.output) + 500_000n) / 1_000_000n;
+
+beforeAll(async () => {
+  alpha = await startFakeOpenAI({ behavior: { chunks: 4, chunkText: 'alpha ' } });
+  beta = await startFakeOpenAI({ behavior: { chunks: 4, chunkText: 'beta ' } });
+  pricey = await startFakeOpenAI({ behavior: { chunks: 2, chunkText: 'pricey ' } });
+  stack = await startStack({
+    channels: [
+      // alpha: first by priority and the cheapest, so it also scores best.
+      { id: 'alpha', baseUrl: alpha.url, priority: 1, models: [{ model: 'chat', inputUsdPerMtok: '1', outputUsdPerMtok: '2' }] },
+      {
+        id: 'beta',
+        baseUrl: beta.url,
+        priority: 2,
+        models: [
+          { model: 'chat', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
+          { model: 'premium', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
+        ],
+      },
+      { id: 'pricey', baseUrl: pricey.url, priority: 1, models: [{ model: 'premium', inputUsdPerMtok: '50', outputUsdPerMtok: '100' }] },
+    ],
+  });
+  pg = new Client({ connectionString: stack.urls.databaseUrl });
+  await pg.connect();
+});
+
+afterAll(async () => {
+  await pg?.end();
+  await stack?.stop();
+  await Promise.all([alpha?.close(), beta?.close(), pricey?.close()]);
+});
+
+beforeEach(() => {
+  for (const f of [alpha, beta, pricey]) f.reset();
+});
+
+describe('per-key routing control', () => {
+  it('a key restricted to channel beta never reaches alpha, though alpha is first, cheapest and best scored', async () => {
+    const key = await createKey('beta-only', ['--route-channels', 'beta']);
+    for (const route of ['smart', 'fallback', 'race']) {
+      const { data } = await client(key, { 'x-switchyard-route': route })
+        .chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      expect(data.choices[0]!.message.content).toBe('beta '.repeat(4));
+    }
+    expect(alpha.stats().received).toBe(0);
+    expect(beta.stats().received).toBe(3);
+    // The same model through the default key does go to alpha: the restriction is what kept it away.
+    const open = await client(stack.apiKey, { 'x-switchyard-route': 'fallback' }).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(open.choices[0]!.message.content).toBe('alpha '.repeat(4));
+  });
+
+  it('a request naming a channel its key does not allow gets 400 invalid_route, and no upstream is called', async () => {
+    const key = await createKey('beta-only-2', ['--route-channels', 'beta']);
+    const err = await client(key)
+      .chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], route: { allowed_channels: ['alpha'] } } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const apiErr = err as InstanceType<typeof OpenAI.APIError>;
+    expect(apiErr.status).toBe(400);
+    expect(apiErr.code).toBe('invalid_route');
+    expect(apiErr.message).toContain('not allowed for this API key: alpha');
+    expect(alpha.stats().received + beta.stats().received).toBe(0);
+  });
+
+  it("a key's max price excludes the expensive channel, and a request cannot raise it", async () => {
+    const key = await createKey('capped', ['--route-max-output-usd-per-mtok', '10']);
+    const viaPricey = await client(stack.apiKey, { 'x-switchyard-route': 'fallback' }).chat.completions.create({ model: 'premium', messages: [{ role: 'user', content: 'hi' }] });
+    expect(viaPricey.choices[0]!.message.content).toBe('pricey '.repeat(2));
+    for (let i = 0; i < 3; i++) {
+      const r = await client(key, { 'x-switchyard-route': 'fallback;max_price=1000' }).chat.completions.create({ model: 'premium', messages: [{ role: 'user', content: 'hi' }] });
+      expect(r.choices[0]!.message.content).toBe('beta '.repeat(4));
+    }
+    expect(pricey.stats().received).toBe(1);
+  });
+
+  it('refuses an unknown channel in a key setting and writes nothing', async () => {
+    const key = JSON.parse(await stack.admin(['create-key', '--account', stack.accountId, '--name', 'typo', '--json'])) as { id: string };
+    await expect(stack.admin(['update-key', '--id', key.id, '--route-channels', 'beta,betta', '--route-max-input-usd-per-mtok', '1'])).rejects.toThrow(/unknown channel: betta/);
+    const row = await pg.query('SELECT route_allowed_channels, route_max_input_nano_per_mtok FROM api_keys WHERE id = $1', [key.id]);
+    expect(row.rows[0]).toEqual({ route_allowed_channels: null, route_max_input_nano_per_mtok: null });
+  });
+});
+
+describe('mid-stream failover', () => {
+  it('continues a broken stream on the next channel: one stream, one id, one role chunk, one usage chunk, each attempt billed at its own price', async () => {
+    alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', breakAfterChunks: 3 });
+    const { data: stream, response } = await client(stack.apiKey, { 'x-switchyard-route': 'fallback', 'x-switchyard-midstream-failover': '1' })
+      .chat.completions.create({ model: 'chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'tell me a story' }] })
+      .withResponse();
+    const got = await readStream(stream);
+    expect(got.error).toBeNull();
+    expect(got.text).toBe('alpha '.repeat(3) + 'beta '.repeat(4));
+    expect(got.ids.size).toBe(1);
+    expect(got.roles).toBe(1);
+    expect(got.usages).toHaveLength(1);
+
+    // At the wire: beta was asked to continue, with alpha's partial answer as the assistant's prefix.
+    expect(beta.requests).toHaveLength(1);
+    const sent = beta.requests[0]!.body as { messages: Array<{ role: string; content: string }> };
+    expect(sent.messages).toEqual([
+      { role: 'user', content: 'tell me a story' },
+      { role: 'assistant', content: 'alpha '.repeat(3) },
+      { role: 'user', content: CONTINUE_PROMPT },
+    ]);
+
+    const requestId = response.headers.get('x-request-id')!;
+    const row = await usageRow(requestId);
+    expect(row).toMatchObject({ status: 'ok', channel_id: 'beta', error_class: '' }); // ClickHouse keeps no class as ''
+    const attempts = JSON.parse(row.attempts) as Array<{ channel_id: string; error_class: string | null; usage: { input_tokens: number; output_tokens: number }; cost_nano: number }>;
+    expect(attempts.map((a) => [a.channel_id, a.error_class])).toEqual([
+      ['alpha', 'mid_stream'],
+      ['beta', null],
+    ]);
+    const [a, b] = attempts as [(typeof attempts)[0], (typeof attempts)[0]];
+    expect(a.usage.output_tokens).toBeGreaterThan(0);
+    expect(b.usage.output_tokens).toBe(4);
+    expect(row.input_tokens).toBe(a.usage.input_tokens + b.usage.input_tokens);
+    expect(row.output_tokens).toBe(a.usage.output_tokens + b.usage.output_tokens);
+    // The client's usage chunk tells the same totals.
+    expect(got.usages[0]).toMatchObject({ prompt_tokens: row.input_tokens, completion_tokens: row.output_tokens });
+    const expected = roundedCost(a.usage, PRICES.alpha) + roundedCost(b.usage, PRICES.beta);
+    expect(BigInt(a.cost_nano)).toBe(roundedCost(a.usage, PRICES.alpha));
+    expect(BigInt(row.cost_nano)).toBe(expected);
+    expect(await ledgerAmount(requestId)).toBe(-expected);
+  });
+
+  it('continues after a provider error event mid-stream (opt-in in the body), relaying no error to the client', async () => {
+    alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', errorAfterChunks: 2 });
+    const stream = await client(stack.apiKey, { 'x-switchyard-route': 'fallback' }).chat.completions.create({
+      model: 'chat',
+      stream: true,
+      messages: [{ role: 'user', content: 'go' }],
+      route: { mid_stream_failover: true },
+    } as OpenAI.Chat.ChatCompletionCreateParamsStreaming);
+    const got = await readStream(stream);
+    expect(got.error).toBeNull();
+    expect(got.text).toBe('alpha '.repeat(2) + 'beta '.repeat(4));
+    expect(got.usages).toHaveLength(0);
+  });
+
+  it('a key with mid-stream failover on continues without any request header', async () => {
+    const key = await createKey('failover-key', ['--route-midstream-failover', 'on']);
+    alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', breakAfterChunks: 1 });
+    const stream = await client(key, { 'x-switchyard-route': 'fallback' }).chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'go' }] });
+    const got = await readStream(stream);
+    expect(got.error).toBeNull();
+    expect(got.text).toBe('alpha ' + 'beta '.repeat(4));
+  });
+
+  it('without opt-in a broken stream still ends with the error event, bills what was delivered, and calls no other channel', async () => {
+    alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', breakAfterChunks: 3 });
+    const { data: stream, response } = await client(stack.apiKey, { 'x-switchyard-route': 'fallback' })
+      .chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'go' }] })
+      .withResponse();
+    const got = await readStream(stream);
+    expect(got.text).toBe('alpha '.repeat(3));
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect(String((got.error as Error).message)).toContain('stream broke');
+    expect(beta.stats().received).toBe(0);
+    const row = await usageRow(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ status: 'error', channel_id: 'alpha', error_class: 'mid_stream' });
+    expect((JSON.parse(row.attempts) as Array<{ usage?: unknown }>)[0]!.usage).toBeUndefined();
+  });
+
+  it('ends with the error event when no other channel can continue (a key restricted to the broken one)', async () => {
+    const key = await createKey('alpha-only', ['--route-channels', 'alpha', '--route-midstream-failover', 'on']);
+    alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', breakAfterChunks: 2 });
+    const stream = await client(key).chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'go' }] });
+    const got = await readStream(stream);
+    expect(got.text).toBe('alpha '.repeat(2));
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect(beta.stats().received).toBe(0);
+  });
+});
