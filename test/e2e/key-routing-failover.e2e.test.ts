@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { Client } from 'pg';
-import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
+import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
 
 /**
@@ -12,6 +13,8 @@ import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
 let alpha: FakeProvider;
 let beta: FakeProvider;
 let pricey: FakeProvider;
+let anthA: FakeProvider;
+let anthB: FakeProvider;
 let stack: Stack;
 let pg: Client;
 
@@ -94,20 +97,33 @@ beforeAll(async () => {
   alpha = await startFakeOpenAI({ behavior: { chunks: 4, chunkText: 'alpha ' } });
   beta = await startFakeOpenAI({ behavior: { chunks: 4, chunkText: 'beta ' } });
   pricey = await startFakeOpenAI({ behavior: { chunks: 2, chunkText: 'pricey ' } });
+  anthA = await startFakeAnthropic({ behavior: { chunks: 4, chunkText: 'first ' } });
+  anthB = await startFakeAnthropic({ behavior: { chunks: 3, chunkText: 'second ' } });
   stack = await startStack({
     channels: [
       // alpha: first by priority and the cheapest, so it also scores best.
-      { id: 'alpha', baseUrl: alpha.url, priority: 1, models: [{ model: 'chat', inputUsdPerMtok: '1', outputUsdPerMtok: '2' }] },
+      {
+        id: 'alpha',
+        baseUrl: alpha.url,
+        priority: 1,
+        models: [
+          { model: 'chat', inputUsdPerMtok: '1', outputUsdPerMtok: '2' },
+          { model: 'story', inputUsdPerMtok: '1', outputUsdPerMtok: '2' },
+        ],
+      },
       {
         id: 'beta',
         baseUrl: beta.url,
         priority: 2,
         models: [
           { model: 'chat', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
+          { model: 'story', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
           { model: 'premium', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
         ],
       },
       { id: 'pricey', baseUrl: pricey.url, priority: 1, models: [{ model: 'premium', inputUsdPerMtok: '50', outputUsdPerMtok: '100' }] },
+      { id: 'anth-a', provider: 'anthropic', baseUrl: anthA.url, priority: 1, models: [{ model: 'claude', upstream: 'claude-sonnet-4-5', inputUsdPerMtok: '1', outputUsdPerMtok: '2' }] },
+      { id: 'anth-b', provider: 'anthropic', baseUrl: anthB.url, priority: 2, models: [{ model: 'claude', upstream: 'claude-sonnet-4-5', inputUsdPerMtok: '3', outputUsdPerMtok: '6' }] },
     ],
   });
   pg = new Client({ connectionString: stack.urls.databaseUrl });
@@ -117,11 +133,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.end();
   await stack?.stop();
-  await Promise.all([alpha?.close(), beta?.close(), pricey?.close()]);
+  await Promise.all([alpha, beta, pricey, anthA, anthB].map((f) => f?.close()));
 });
 
 beforeEach(() => {
-  for (const f of [alpha, beta, pricey]) f.reset();
+  for (const f of [alpha, beta, pricey, anthA, anthB]) f.reset();
 });
 
 describe('per-key routing control', () => {
@@ -261,5 +277,66 @@ describe('mid-stream failover', () => {
     expect(got.text).toBe('alpha '.repeat(2));
     expect(got.error).toBeInstanceOf(OpenAI.APIError);
     expect(beta.stats().received).toBe(0);
+  });
+
+  describe('through the Anthropic SDK (translated path)', () => {
+    const anthropic = () =>
+      new Anthropic({ baseURL: stack.ingressUrl, apiKey: stack.apiKey, maxRetries: 0, defaultHeaders: { 'x-switchyard-route': 'fallback', 'x-switchyard-midstream-failover': '1' } });
+    const textOf = (content: unknown) => (typeof content === 'string' ? content : (content as Array<{ text?: string }>).map((b) => b.text ?? '').join(''));
+
+    it('Anthropic channels: the next one gets the partial answer as an assistant prefill, and the client sees one message', async () => {
+      anthA.setBehavior({ chunks: 4, chunkText: 'first ', breakAfterChunks: 2 });
+      const stream = anthropic().messages.stream({ model: 'claude', max_tokens: 100, messages: [{ role: 'user', content: 'go' }] });
+      let text = '';
+      stream.on('text', (t) => (text += t));
+      const { response } = await stream.withResponse();
+      const final = await stream.finalMessage();
+      expect(text).toBe('first first second second second ');
+      expect(textOf(final.content)).toBe(text);
+      const sent = anthB.requests[0]!.body as { messages: Array<{ role: string; content: unknown }> };
+      expect(sent.messages).toHaveLength(2);
+      expect(sent.messages[1]!.role).toBe('assistant');
+      // Anthropic refuses a prefill ending in whitespace: trimmed.
+      expect(textOf(sent.messages[1]!.content)).toBe('first first');
+      // The usage the client sees counts both attempts, as the books do.
+      const row = await usageRow(response.headers.get('x-request-id')!);
+      expect(row).toMatchObject({ status: 'ok', channel_id: 'anth-b' });
+      const attempts = JSON.parse(row.attempts) as Array<{ channel_id: string; usage: { output_tokens: number } }>;
+      expect(attempts.map((a) => a.channel_id)).toEqual(['anth-a', 'anth-b']);
+      // anth-a delivered "first first " (12 characters, at least 3 tokens though its message_start said 1); anth-b its own 3.
+      expect(attempts.map((a) => a.usage.output_tokens)).toEqual([3, 3]);
+      expect(final.usage.output_tokens).toBe(row.output_tokens);
+      expect(row.output_tokens).toBe(6);
+    });
+
+    it('OpenAI channels: continues with the assistant message and a request to continue, books both attempts', async () => {
+      alpha.setBehavior({ chunks: 6, chunkText: 'alpha ', breakAfterChunks: 2 });
+      const { data: stream, response } = await anthropic()
+        // Its own model: alpha's breaker for "chat" may be open after the breaks above (breakers are per channel and model).
+        .messages.create({ model: 'story', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'go' }] })
+        .withResponse();
+      let text = '';
+      let outputTokens = 0;
+      let starts = 0;
+      for await (const ev of stream) {
+        if (ev.type === 'message_start') starts++;
+        if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+        if (ev.type === 'message_delta') outputTokens = ev.usage.output_tokens;
+      }
+      expect(starts).toBe(1);
+      expect(text).toBe('alpha alpha ' + 'beta '.repeat(4));
+      const sent = beta.requests[0]!.body as { messages: Array<{ role: string; content: unknown }> };
+      expect(sent.messages.slice(-2).map((m) => [m.role, textOf(m.content)])).toEqual([
+        ['assistant', 'alpha alpha '],
+        ['user', CONTINUE_PROMPT],
+      ]);
+      const row = await usageRow(response.headers.get('x-request-id')!);
+      expect(row).toMatchObject({ status: 'ok', channel_id: 'beta' });
+      const attempts = JSON.parse(row.attempts) as Array<{ channel_id: string; usage?: { output_tokens: number } }>;
+      expect(attempts.map((a) => a.channel_id)).toEqual(['alpha', 'beta']);
+      expect(attempts[1]!.usage!.output_tokens).toBe(4);
+      expect(outputTokens).toBe(row.output_tokens);
+      expect(row.output_tokens).toBe(attempts[0]!.usage!.output_tokens + 4);
+    });
   });
 });

@@ -23,6 +23,8 @@ import {
   type SseEvent,
   UPSTREAM_PROTOCOLS,
   formatSse,
+  type CanonicalMessage,
+  type CanonicalRequest,
   type CanonicalResponse,
   type CanonicalUsage,
   type ClientRequestContext,
@@ -125,6 +127,25 @@ interface OpenedTranslatedStream {
   sawContent: boolean;
   /** Characters of generated text, for an estimate when no usage arrives. */
   outputChars: number;
+  /** Mid-stream failover is on: an upstream error event is held back, and the text is kept as a prefix. */
+  failover: boolean;
+  /** Visible text so far (kept only with `failover`). */
+  text: string;
+  sawToolCall: boolean;
+  sawFinish: boolean;
+  /** Set when this attempt continues another's broken stream. */
+  cont: TranslatedContinuation | null;
+}
+
+/** A translated continuation: the canonical request with the prefix, and the first attempt's encoder. */
+interface TranslatedContinuation {
+  canonical: CanonicalRequest;
+  /** The client's encoder of the first attempt: the client keeps seeing one message. */
+  encoder: StreamEncoder;
+  /** What the earlier attempts delivered, added to this attempt's usage events for the client. */
+  prior: TokenUsage;
+  /** Characters of the prefix, for an input estimate when no usage arrives. */
+  prefixChars: number;
 }
 interface OpenedJson {
   kind: 'json';
@@ -339,7 +360,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Opens a planned attempt unless its breaker refuses (another request took the probe slot). */
-  private openPlanned(ex: Exchange, planned: PlannedAttempt, cont: Continuation | null = null): Promise<Opened> {
+  private openPlanned(ex: Exchange, planned: PlannedAttempt, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
     if (!this.deps.health.begin(planned.candidate, ex.view.model)) {
       return Promise.reject(
         new GatewayError('no_channel', {
@@ -350,7 +371,7 @@ export class ChatCompletionsHandler {
         }),
       );
     }
-    return this.open(ex, planned.candidate, cont);
+    return this.open(ex, planned.candidate, cont, tcont);
   }
 
   /**
@@ -450,7 +471,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Sends the request to one channel and reads until there is something to commit. */
-  private async open(ex: Exchange, candidate: PlanCandidate, cont: Continuation | null = null): Promise<Opened> {
+  private async open(ex: Exchange, candidate: PlanCandidate, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
     const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
     ex.attempts.push(attempt);
     const span = this.deps.tracer.startSpan(
@@ -464,7 +485,7 @@ export class ChatCompletionsHandler {
     try {
       const apiKey = await this.deps.credentials.get(candidate.channel_id);
       const upstream = upstreamProtocolOf(candidate.provider);
-      if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
+      if (tcont || ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey, tcont);
       const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, cont?.body ?? ex.view.body, apiKey));
       if (!ex.view.stream) {
         const { buf, parsed: body } = await attempt.readJson(res);
@@ -554,8 +575,9 @@ export class ChatCompletionsHandler {
     span: Span,
     upstream: Protocol,
     apiKey: string | null,
+    tcont: TranslatedContinuation | null = null,
   ): Promise<OpenedTranslatedJson | OpenedTranslatedStream> {
-    const canonical = canonicalOf(ex.view);
+    const canonical = tcont?.canonical ?? canonicalOf(ex.view);
     const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
     const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
     if (!canonical.stream) {
@@ -576,11 +598,16 @@ export class ChatCompletionsHandler {
       body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
       parser: new SseParser(),
       decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
-      encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000) }),
+      encoder: tcont?.encoder ?? CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000) }),
       held: '',
       ended: false,
       sawContent: false,
       outputChars: 0,
+      failover: failoverWanted(ex),
+      text: '',
+      sawToolCall: false,
+      sawFinish: false,
+      cont: tcont,
     };
     attempt.armFirstToken();
     let upstreamError: StreamEvent | undefined;
@@ -614,15 +641,28 @@ export class ChatCompletionsHandler {
     const sse: Array<{ event: string | undefined; data: string }> = [];
     if (chunk) o.parser.push(chunk, sse);
     else o.parser.end(sse);
-    const events: StreamEvent[] = [];
+    let events: StreamEvent[] = [];
     for (const e of sse) o.decoder.push(e.event, e.data, events);
     if (!chunk) o.decoder.end(events);
     for (const e of events) {
       if (e.type === 'text_delta' || e.type === 'thinking_delta') {
         o.sawContent = true;
         o.outputChars += e.text.length;
-      } else if (e.type === 'tool_call_start' || e.type === 'finish') o.sawContent = true;
-      else if (e.type === 'tool_call_delta') o.outputChars += e.argumentsDelta.length;
+        if (o.failover && e.type === 'text_delta') o.text += e.text;
+      } else if (e.type === 'tool_call_start' || e.type === 'finish') {
+        o.sawContent = true;
+        if (e.type === 'finish') o.sawFinish = true;
+        else o.sawToolCall = true;
+      } else if (e.type === 'tool_call_delta') o.outputChars += e.argumentsDelta.length;
+    }
+    const cont = o.cont;
+    if (cont) {
+      // The client's message already started; its usage counts every attempt.
+      events = events.filter((e) => e.type !== 'message_start');
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        if (e.type === 'usage') events[i] = { type: 'usage', usage: addCanonicalUsage(e.usage, cont.prior) };
+      }
     }
     return events;
   }
@@ -649,36 +689,43 @@ export class ChatCompletionsHandler {
     reply.status(200).header('content-type', 'application/json').send(CLIENT_PROTOCOLS[ex.view.protocol].renderResponse(o.response, { created: Math.floor(Date.now() / 1000) }));
   }
 
-  private async commitTranslatedStream(ex: Exchange, o: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
+  private async commitTranslatedStream(ex: Exchange, first: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    let o = first;
     if (o.held.length > 0) raw.write(o.held);
-    let failure: GatewayError | null = null;
-    try {
-      while (!o.ended) {
-        const next = await o.body.next();
-        if (next.done) o.ended = true;
-        const events = this.decodeChunk(o, next.done ? null : next.value);
-        const err = events.find((e) => e.type === 'error');
-        const out = this.encodeTranslated(o, events, o.ended && !err);
-        if (out.length > 0) raw.write(out);
-        if (err && err.type === 'error') {
-          failure = new GatewayError('upstream_error', { message: err.error.message, code: 'stream_interrupted', errorClass: 'mid_stream', provider: o.attempt.candidate.provider, channelId: o.attempt.candidate.channel_id });
-          break;
-        }
-      }
-    } catch (e) {
-      failure = o.attempt.classifyThrown(e, true);
-      // The encoder could not say it itself: end with the client protocol's error event.
-      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) raw.write(formatSse(CLIENT_PROTOCOLS[ex.view.protocol].streamErrorEvent(toCanonicalError(failure))));
+    const chain: OpenedTranslatedStream[] = [o];
+    let r = await this.relayTranslated(ex, o, raw);
+    while (r.failure && o.failover && !ex.clientGone && !o.sawToolCall && !o.sawFinish) {
+      const next = await this.failOverTranslated(ex, chain, r.failure);
+      if (!next) break;
+      o = next;
+      chain.push(o);
+      ex.winner = o.attempt;
+      if (o.held.length > 0) raw.write(o.held);
+      r = await this.relayTranslated(ex, o, raw);
     }
-    ex.modelServed = o.attempt.candidate.upstream_model;
-    const usage = o.decoder.usage;
-    if (usage) ex.usage = tokenUsage(usage);
-    else {
-      ex.usage = { input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages)), output_tokens: estimateTokensFromChars(o.outputChars), cached_input_tokens: 0, reasoning_tokens: 0 };
-      ex.usageEstimated = true;
+    const failure = r.failure;
+    // The encoder could not say it itself: end with the client protocol's error event.
+    if (failure && !r.told && !ex.clientGone && !raw.writableEnded && !raw.destroyed) {
+      raw.write(formatSse(CLIENT_PROTOCOLS[ex.view.protocol].streamErrorEvent(toCanonicalError(failure))));
+    }
+    if (chain.length > 1) {
+      let estimated = false;
+      for (const s of chain) {
+        const u = this.translatedUsageOf(ex, s);
+        s.attempt.delivered = u.usage;
+        estimated ||= u.estimated;
+      }
+      ex.modelServed = o.attempt.candidate.upstream_model;
+      ex.usage = sumUsage(chain.map((s) => s.attempt.delivered!));
+      ex.usageEstimated = estimated;
+    } else {
+      ex.modelServed = o.attempt.candidate.upstream_model;
+      const u = this.translatedUsageOf(ex, o);
+      ex.usage = u.usage;
+      ex.usageEstimated = u.estimated;
     }
     if (failure) {
       o.attempt.fail(failure);
@@ -688,9 +735,93 @@ export class ChatCompletionsHandler {
     } else {
       o.attempt.finish();
       endAttemptSpan(o.span, o.attempt, null);
-      this.report(ex, o.attempt, null, ex.usage.output_tokens);
+      this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage).output_tokens);
     }
     if (!raw.writableEnded && !raw.destroyed) raw.end();
+  }
+
+  /**
+   * Relays one translated attempt to the client. `told`: the client already
+   * got the error event (the encoder rendered the upstream's); with failover
+   * on, an upstream error event is held back instead.
+   */
+  private async relayTranslated(ex: Exchange, o: OpenedTranslatedStream, raw: FastifyReply['raw']): Promise<{ failure: GatewayError | null; told: boolean }> {
+    try {
+      while (!o.ended) {
+        const next = await o.body.next();
+        if (next.done) o.ended = true;
+        let events = this.decodeChunk(o, next.done ? null : next.value);
+        const err = events.find((e) => e.type === 'error');
+        if (err && o.failover) events = events.filter((e) => e.type !== 'error');
+        const out = this.encodeTranslated(o, events, o.ended && !err);
+        if (out.length > 0) raw.write(out);
+        if (err && err.type === 'error') {
+          if (o.failover) void o.body.return?.().catch(() => undefined);
+          const failure = new GatewayError('upstream_error', { message: err.error.message, code: 'stream_interrupted', errorClass: 'mid_stream', provider: o.attempt.candidate.provider, channelId: o.attempt.candidate.channel_id });
+          return { failure, told: !o.failover };
+        }
+      }
+    } catch (e) {
+      return { failure: o.attempt.classifyThrown(e, true), told: false };
+    }
+    return { failure: null, told: false };
+  }
+
+  /**
+   * Mid-stream failover on the translated path: the next untried channel of
+   * the plan, any protocol, gets the request with the partial answer as the
+   * assistant's prefix — Anthropic: an assistant prefill as the last message
+   * (trailing whitespace trimmed, as Anthropic requires); Gemini: a model
+   * turn; OpenAI-compatible: an assistant message and a request to continue.
+   * Its events go through the first attempt's client encoder, so the client
+   * sees one message.
+   */
+  private async failOverTranslated(ex: Exchange, chain: OpenedTranslatedStream[], err: GatewayError): Promise<OpenedTranslatedStream | null> {
+    const broken = chain[chain.length - 1]!;
+    broken.attempt.fail(err);
+    endAttemptSpan(broken.span, broken.attempt, err);
+    this.report(ex, broken.attempt, err);
+    broken.attempt.delivered = this.translatedUsageOf(ex, broken).usage;
+    const prior = sumUsage(chain.map((s) => s.attempt.delivered!));
+    const partial = chain.map((s) => s.text).join('');
+    const base = canonicalOf(ex.view);
+    for (const planned of ex.plan?.attempts ?? []) {
+      if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
+      if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
+      const canonical = continuationRequest(base, partial, upstreamProtocolOf(planned.candidate.provider));
+      try {
+        const next = await this.openPlanned(ex, planned, null, { canonical, encoder: chain[0]!.encoder, prior, prefixChars: partial.length });
+        if (next.kind === 'tstream') {
+          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
+          return next;
+        }
+        discard(next);
+      } catch (e) {
+        const failed = asGatewayError(e);
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: failed.channelId, error_class: failed.errorClass }, 'mid-stream continuation attempt failed');
+      }
+    }
+    return null;
+  }
+
+  /** One translated attempt's tokens: the upstream's usage, else an estimate (its prompt includes any prefix). */
+  private translatedUsageOf(ex: Exchange, o: OpenedTranslatedStream): { usage: TokenUsage; estimated: boolean } {
+    const usage = o.decoder.usage;
+    if (usage) {
+      const u = tokenUsage(usage);
+      // A failover attempt that broke may only have its start's usage (Anthropic's message_start): bill at least what it delivered.
+      if (o.failover && !o.sawFinish) u.output_tokens = Math.max(u.output_tokens, estimateTokensFromChars(o.outputChars));
+      return { usage: u, estimated: false };
+    }
+    return {
+      usage: {
+        input_tokens: estimateTokensFromChars(promptChars(ex.view.body.messages) + (o.cont?.prefixChars ?? 0)),
+        output_tokens: estimateTokensFromChars(o.outputChars),
+        cached_input_tokens: 0,
+        reasoning_tokens: 0,
+      },
+      estimated: true,
+    };
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
@@ -956,6 +1087,25 @@ function failoverWanted(ex: Exchange): boolean {
  */
 function canFailOver(ex: Exchange, o: OpenedStream): boolean {
   return o.failover && !ex.clientGone && !o.observer.sawToolCall && !o.observer.finished;
+}
+
+function addCanonicalUsage(u: CanonicalUsage, prior: TokenUsage): CanonicalUsage {
+  return {
+    ...u,
+    input: u.input + prior.input_tokens,
+    output: u.output + prior.output_tokens,
+    cachedInput: u.cachedInput + prior.cached_input_tokens,
+    reasoning: u.reasoning + prior.reasoning_tokens,
+  };
+}
+
+/** The canonical request that asks the next channel to continue `partial` (see failOverTranslated). */
+function continuationRequest(base: CanonicalRequest, partial: string, upstream: Protocol): CanonicalRequest {
+  const prefix = upstream === 'anthropic' ? partial.trimEnd() : partial;
+  const messages: CanonicalMessage[] = [...base.messages];
+  if (prefix.length > 0) messages.push({ role: 'assistant', content: [{ type: 'text', text: prefix }] });
+  if (upstream === 'openai') messages.push({ role: 'user', content: [{ type: 'text', text: CONTINUE_PROMPT }] });
+  return { ...base, messages };
 }
 
 function sumUsage(us: readonly TokenUsage[]): TokenUsage {
