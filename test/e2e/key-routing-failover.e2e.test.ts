@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client } from 'pg';
-import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
+import { startFakeAnthropic, startFakeGemini, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
 
 /**
@@ -15,6 +15,8 @@ let beta: FakeProvider;
 let pricey: FakeProvider;
 let anthA: FakeProvider;
 let anthB: FakeProvider;
+let gemA: FakeProvider;
+let gemB: FakeProvider;
 let stack: Stack;
 let pg: Client;
 
@@ -99,6 +101,8 @@ beforeAll(async () => {
   pricey = await startFakeOpenAI({ behavior: { chunks: 2, chunkText: 'pricey ' } });
   anthA = await startFakeAnthropic({ behavior: { chunks: 4, chunkText: 'first ' } });
   anthB = await startFakeAnthropic({ behavior: { chunks: 3, chunkText: 'second ' } });
+  gemA = await startFakeGemini({ behavior: { chunks: 4, chunkText: 'uno ' } });
+  gemB = await startFakeGemini({ behavior: { chunks: 2, chunkText: 'dos ' } });
   stack = await startStack({
     channels: [
       // alpha: first by priority and the cheapest, so it also scores best.
@@ -109,6 +113,7 @@ beforeAll(async () => {
         models: [
           { model: 'chat', inputUsdPerMtok: '1', outputUsdPerMtok: '2' },
           { model: 'story', inputUsdPerMtok: '1', outputUsdPerMtok: '2' },
+          { model: 'tools', inputUsdPerMtok: '1', outputUsdPerMtok: '2' },
         ],
       },
       {
@@ -118,11 +123,14 @@ beforeAll(async () => {
         models: [
           { model: 'chat', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
           { model: 'story', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
+          { model: 'tools', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
           { model: 'premium', inputUsdPerMtok: '3', outputUsdPerMtok: '6' },
         ],
       },
       { id: 'pricey', baseUrl: pricey.url, priority: 1, models: [{ model: 'premium', inputUsdPerMtok: '50', outputUsdPerMtok: '100' }] },
       { id: 'anth-a', provider: 'anthropic', baseUrl: anthA.url, priority: 1, models: [{ model: 'claude', upstream: 'claude-sonnet-4-5', inputUsdPerMtok: '1', outputUsdPerMtok: '2' }] },
+      { id: 'gem-a', provider: 'gemini', baseUrl: gemA.url, priority: 1, models: [{ model: 'gem', upstream: 'gemini-2.5-flash', inputUsdPerMtok: '1', outputUsdPerMtok: '2' }] },
+      { id: 'gem-b', provider: 'gemini', baseUrl: gemB.url, priority: 2, models: [{ model: 'gem', upstream: 'gemini-2.5-flash', inputUsdPerMtok: '3', outputUsdPerMtok: '6' }] },
       { id: 'anth-b', provider: 'anthropic', baseUrl: anthB.url, priority: 2, models: [{ model: 'claude', upstream: 'claude-sonnet-4-5', inputUsdPerMtok: '3', outputUsdPerMtok: '6' }] },
     ],
   });
@@ -133,11 +141,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.end();
   await stack?.stop();
-  await Promise.all([alpha, beta, pricey, anthA, anthB].map((f) => f?.close()));
+  await Promise.all([alpha, beta, pricey, anthA, anthB, gemA, gemB].map((f) => f?.close()));
 });
 
 beforeEach(() => {
-  for (const f of [alpha, beta, pricey, anthA, anthB]) f.reset();
+  for (const f of [alpha, beta, pricey, anthA, anthB, gemA, gemB]) f.reset();
 });
 
 describe('per-key routing control', () => {
@@ -277,6 +285,37 @@ describe('mid-stream failover', () => {
     expect(got.text).toBe('alpha '.repeat(2));
     expect(got.error).toBeInstanceOf(OpenAI.APIError);
     expect(beta.stats().received).toBe(0);
+  });
+
+  it('does not fail over when the break is inside a tool call: the stream ends with the error event', async () => {
+    alpha.setBehavior({ chunks: 1, chunkText: 'alpha ', toolCalls: [{ name: 'lookup', arguments: { city: 'Paris', days: 3 } }], breakInToolCall: true });
+    const stream = await client(stack.apiKey, { 'x-switchyard-route': 'fallback', 'x-switchyard-midstream-failover': '1' }).chat.completions.create({
+      model: 'tools',
+      stream: true,
+      messages: [{ role: 'user', content: 'go' }],
+      tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }],
+    });
+    const got = await readStream(stream);
+    expect(got.text).toBe('alpha ');
+    expect(got.error).toBeInstanceOf(OpenAI.APIError);
+    expect(beta.stats().received).toBe(0);
+  });
+
+  it('Gemini channels: the next one gets the partial answer as a model turn', async () => {
+    gemA.setBehavior({ chunks: 4, chunkText: 'uno ', breakAfterChunks: 2 });
+    const stream = await client(stack.apiKey, { 'x-switchyard-route': 'fallback', 'x-switchyard-midstream-failover': '1' }).chat.completions.create({
+      model: 'gem',
+      stream: true,
+      messages: [{ role: 'user', content: 'count' }],
+    });
+    const got = await readStream(stream);
+    expect(got.error).toBeNull();
+    expect(got.text).toBe('uno uno dos dos ');
+    expect(got.roles).toBe(1);
+    const sent = gemB.requests[0]!.body as { contents: Array<{ role: string; parts: Array<{ text?: string }> }> };
+    const last = sent.contents[sent.contents.length - 1]!;
+    expect(last.role).toBe('model');
+    expect(last.parts.map((p) => p.text ?? '').join('')).toBe('uno uno ');
   });
 
   describe('through the Anthropic SDK (translated path)', () => {
