@@ -201,6 +201,35 @@ describe('admin REST API', () => {
     expect(disabled.body.error.message).toMatch(/SWITCHYARD_ADMIN_TOKEN/);
   });
 
+  it('sets, shows and clears per-key routing control, and ingress gets it in the key snapshot', async () => {
+    await seed();
+    const created = await call('POST', '/admin/v1/keys', {
+      account_id: 'acme',
+      name: 'routed',
+      route_allowed_channels: ['fast'],
+      route_order: ['fast'],
+      route_max_input_usd_per_mtok: '0.50',
+      route_max_output_usd_per_mtok: '2',
+      route_allow_fallbacks: false,
+      route_midstream_failover: true,
+    });
+    expect(created.status).toBe(201);
+    const shown = await call('GET', `/admin/v1/keys/${created.body.id}`);
+    expect(shown.body).toMatchObject({
+      route_allowed_channels: ['fast'],
+      route_order: ['fast'],
+      route_max_input_nano_per_mtok: 500_000_000,
+      route_max_output_nano_per_mtok: 2_000_000_000,
+      route_allow_fallbacks: false,
+      route_midstream_failover: true,
+    });
+    const resolved = await nc.request(KEY_RESOLVE_SUBJECT, JSON.stringify({ key_hash: hashApiKey(created.body.key) }), { timeout: 5_000 });
+    expect(resolved.json()).toMatchObject({ found: true, key: { route_allowed_channels: ['fast'], route_max_input_nano_per_mtok: 500_000_000, route_midstream_failover: true } });
+    const cleared = await call('PATCH', `/admin/v1/keys/${created.body.id}`, { route_allowed_channels: null, route_max_input_usd_per_mtok: null, route_midstream_failover: null });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.key).toMatchObject({ route_allowed_channels: null, route_order: ['fast'], route_max_input_nano_per_mtok: null, route_midstream_failover: null });
+  });
+
   it.each([
     ['negative price', 'POST', '/admin/v1/prices', { channel_id: 'fast', model: 'gpt-4o-mini', input_usd_per_mtok: '-1', output_usd_per_mtok: '0.6' }, 400],
     ['float price', 'POST', '/admin/v1/prices', { channel_id: 'fast', model: 'gpt-4o-mini', input_usd_per_mtok: 0.15, output_usd_per_mtok: '0.6' }, 400],
@@ -211,6 +240,11 @@ describe('admin REST API', () => {
     ['unknown group', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', group_id: 'ghost' }, 404],
     ['zero rpm', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', rpm: 0 }, 400],
     ['negative budget', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', budget_usd_per_day: '-5' }, 400],
+    ['unknown routing channel', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', route_allowed_channels: ['fast', 'ghost'] }, 400],
+    ['route order outside the allowed channels', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', route_allowed_channels: ['fast'], route_order: ['ghost'] }, 400],
+    ['route channels not a list', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', route_allowed_channels: 'fast' }, 400],
+    ['float max price', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', route_max_input_usd_per_mtok: 0.5 }, 400],
+    ['non-boolean failover flag', 'POST', '/admin/v1/keys', { account_id: 'acme', name: 'k', route_midstream_failover: 'yes' }, 400],
     ['malformed account id', 'POST', '/admin/v1/accounts', { id: '../etc' }, 400],
     ['non-object body', 'POST', '/admin/v1/accounts', ['acme'], 400],
     ['unknown account (topup)', 'POST', '/admin/v1/accounts/ghost/topups', { usd: '1' }, 404],

@@ -248,6 +248,35 @@ describe('declarative configuration (apply)', () => {
     expect(await snapshot(db)).toBe(before);
   });
 
+  it("a key's routing control (channels, order, price ceilings, fallbacks, mid-stream failover) applies, re-applies as a no-op, and refuses unknown channels", async () => {
+    const routed = FILE.replace(
+      'route: { mode: smart, preset: performance }',
+      'route: { mode: fallback, channels: [fast-openai], order: [fast-openai], max_input_usd_per_mtok: "1.00", max_output_usd_per_mtok: "4.00", fallbacks: false, midstream_failover: true }',
+    );
+    const f = file(routed);
+    await applyConfigFile(deps, f, ENV);
+    const ci = await db.selectFrom('api_keys').selectAll().where('name', '=', 'ci').executeTakeFirstOrThrow();
+    expect(ci).toMatchObject({
+      route_mode: 'fallback',
+      route_allowed_channels: ['fast-openai'],
+      route_order: ['fast-openai'],
+      route_max_input_nano_per_mtok: '1000000000',
+      route_max_output_nano_per_mtok: '4000000000',
+      route_allow_fallbacks: false,
+      route_midstream_failover: true,
+    });
+    const before = await snapshot(db);
+    const again = await applyConfigFile(deps, f, ENV);
+    expect(again.changes.every((c) => c.action === 'unchanged')).toBe(true);
+    expect(await snapshot(db)).toBe(before);
+
+    const unknown = file(routed.replace('channels: [fast-openai], order: [fast-openai]', 'channels: [fast-openai], order: [slow-one]'));
+    const err = (await applyConfigFile(deps, unknown, ENV).catch((e: ConfigError) => e)) as ConfigError;
+    expect(err.issues.map((i) => i.path)).toEqual(['keys[0].route.order', 'keys[0].route.order']);
+    expect(err.issues[0]!.message).toContain('unknown channel "slow-one"');
+    expect(await snapshot(db)).toBe(before);
+  });
+
   it('a missing ${VAR} is an error naming it, and nothing is written', async () => {
     const before = await counts(db);
     const err = (await applyConfigFile(deps, file(FILE), { ACME_KEY }).catch((e: ConfigError) => e)) as ConfigError;

@@ -87,6 +87,13 @@ describe('billing over NATS request-reply', () => {
         budget_nano_per_month: null,
         route_mode: null,
         route_preset: null,
+        // No per-key routing control: every channel, no ceiling, system defaults.
+        route_allowed_channels: null,
+        route_order: null,
+        route_max_input_nano_per_mtok: null,
+        route_max_output_nano_per_mtok: null,
+        route_allow_fallbacks: null,
+        route_midstream_failover: null,
       },
     });
   });

@@ -29,6 +29,21 @@ export const keySnapshotSchema = z.object({
   /** The key's default route mode and preset when the request names none. */
   route_mode: z.string().nullable().optional(),
   route_preset: z.string().nullable().optional(),
+  /**
+   * Per-key routing control (optional; absent from older billing replies,
+   * null = no setting). Allowed channels and the price ceilings (integer
+   * nano-USD per 1M tokens) are hard limits a request may only narrow;
+   * `route_order` leads the plan; `route_allow_fallbacks: false` means one
+   * channel only and a request cannot turn fallbacks back on;
+   * `route_midstream_failover: true` opts the key into continuing a broken
+   * stream on the next channel.
+   */
+  route_allowed_channels: z.array(z.string()).nullable().optional(),
+  route_order: z.array(z.string()).nullable().optional(),
+  route_max_input_nano_per_mtok: z.number().int().nonnegative().nullable().optional(),
+  route_max_output_nano_per_mtok: z.number().int().nonnegative().nullable().optional(),
+  route_allow_fallbacks: z.boolean().nullable().optional(),
+  route_midstream_failover: z.boolean().nullable().optional(),
 });
 export type KeySnapshot = z.infer<typeof keySnapshotSchema>;
 

@@ -31,6 +31,14 @@ export const attemptSchema = z.object({
   started_after_ms: millis,
   latency_ms: millis,
   ttft_ms: millis.nullable(),
+  /**
+   * Optional (added for mid-stream failover): the tokens this attempt
+   * delivered and their cost at this attempt's own channel price. Present on
+   * every delivering attempt when more than one attempt delivered output to
+   * the client; the event's `usage` and `cost_nano` are then their sums.
+   */
+  usage: z.object({ input_tokens: count, output_tokens: count, cached_input_tokens: count, reasoning_tokens: count }).optional(),
+  cost_nano: nanoUsd.nonnegative().optional(),
 });
 export type UsageAttempt = z.infer<typeof attemptSchema>;
 

@@ -201,6 +201,24 @@ describe('streaming chat completion', () => {
     expect(fake.requests[0]).toMatchObject({ broken: true, aborted: false, completed: false, chunksSent: 3 });
   });
 
+  it.each([
+    ['written at once', {}],
+    ['paced', { chunkDelayMs: 5 }],
+  ])('breaks inside the first tool call with breakInToolCall (%s)', async (_name, pacing) => {
+    const toolCalls = [{ name: 'lookup', arguments: { city: 'Paris', days: 3 } }];
+    const res = await chat({ stream: true }, script({ chunks: 2, toolCalls, breakInToolCall: true, ...pacing }));
+    const { text, error } = await readAll(res);
+    expect(error).toBeInstanceOf(Error);
+    const events = sseData(text) as Array<{ choices: Array<{ delta: { tool_calls?: Array<{ function: { arguments: string } }> }; finish_reason: unknown }> }>;
+    // role, 2 content chunks, the call's start and half its arguments; no finish.
+    expect(events).toHaveLength(1 + 2 + 2);
+    const args = events.flatMap((e) => e.choices[0]!.delta.tool_calls ?? []).map((c) => c.function.arguments).join('');
+    expect(args.length).toBeGreaterThan(0);
+    expect(args.length).toBeLessThan(JSON.stringify(toolCalls[0]!.arguments).length);
+    expect(events.every((e) => e.choices[0]!.finish_reason === null)).toBe(true);
+    await vi.waitFor(() => expect(fake.stats().broken).toBe(1));
+  });
+
   it('drops a non-streaming request without any response when breakAfterChunks is set', async () => {
     await expect(chat({}, script({ breakAfterChunks: 0 }))).rejects.toThrow();
     await vi.waitFor(() => expect(fake.stats().broken).toBe(1));

@@ -471,6 +471,9 @@ class FakeOpenAIServer implements FakeProvider {
         if (breakAt >= 0) {
           if (rec) rec.chunksSent = breakAt;
           this.writeThenBreak(ex, ev.role + ev.content.repeat(breakAt));
+        } else if (b.breakInToolCall && ev.toolsHead !== '') {
+          if (rec) rec.chunksSent = n;
+          this.writeThenBreak(ex, ev.role + ev.content.repeat(n) + ev.toolsHead);
         } else if (errorAt >= 0) {
           if (rec) rec.chunksSent = errorAt;
           res.end(ev.role + ev.content.repeat(errorAt) + ev.error);
@@ -505,7 +508,8 @@ class FakeOpenAIServer implements FakeProvider {
         return;
       }
       res.write(ev.content);
-      if (sent === n) endPaced(res, ev);
+      if (sent === n && b.breakInToolCall && ev.toolsHead !== '') this.writeThenBreak(ex, ev.toolsHead);
+      else if (sent === n) endPaced(res, ev);
       else ex.timer = setTimeout(next, b.chunkDelayMs);
     };
     const first = (): void => {

@@ -51,6 +51,8 @@ export interface StreamEvents {
   content: string;
   /** Scripted tool calls after the content: per call a start chunk and two argument chunks ('' when none). */
   tools: string;
+  /** The first tool call's start and the first half of its arguments (for `breakInToolCall`). */
+  toolsHead: string;
   /** Last choice chunk: empty delta, `finish_reason: "stop"` (`"tool_calls"` after tool calls). */
   finish: string;
   /** A mid-stream error event (`data: {"error":…}`), for `errorAfterChunks`. */
@@ -75,18 +77,21 @@ export function streamEvents(id: string, created: number, modelJson: string, b: 
     ',"service_tier":"default","system_fingerprint":"' + SYSTEM_FINGERPRINT + '","choices":';
   const end = usage === null ? '}\n\n' : ',"usage":null}\n\n';
   let tools = '';
+  let toolsHead = '';
   b.toolCalls.forEach((c, i) => {
     const args = JSON.stringify(c.arguments);
     const half = Math.floor(args.length / 2);
     const delta = (d: unknown): string => head + '[{"index":0,"delta":{"tool_calls":[' + JSON.stringify(d) + ']},"logprobs":null,"finish_reason":null}]' + end;
     tools += delta({ index: i, id: 'call_' + id + '_' + i, type: 'function', function: { name: c.name, arguments: '' } });
     tools += delta({ index: i, function: { arguments: args.slice(0, half) } });
+    if (i === 0) toolsHead = tools;
     tools += delta({ index: i, function: { arguments: args.slice(half) } });
   });
   return {
     role: head + ROLE_CHOICES + end,
     content: head + CONTENT_CHOICES_HEAD + b.chunkTextJson + CONTENT_CHOICES_TAIL + end,
     tools,
+    toolsHead,
     finish: head + (tools.length > 0 ? FINISH_CHOICES.replace('"stop"', '"tool_calls"') : FINISH_CHOICES) + end,
     error:
       'data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}\n\n',

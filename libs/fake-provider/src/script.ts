@@ -58,6 +58,12 @@ export interface FakeBehavior {
    * cleanly.
    */
   errorAfterChunks?: number;
+  /**
+   * OpenAI fake, streams with `toolCalls`: after the content, send the first
+   * tool call's start and the first half of its arguments, then destroy the
+   * socket (a break inside a tool call).
+   */
+  breakInToolCall?: boolean;
 }
 
 export interface FakeToolCall {
@@ -85,6 +91,7 @@ export interface ResolvedBehavior {
   readonly thinkingChunks: number;
   readonly toolCalls: readonly FakeToolCall[];
   readonly errorAfterChunks: number | undefined;
+  readonly breakInToolCall: boolean;
   /** JSON string literal of `chunkText`. */
   readonly chunkTextJson: string;
   /** JSON string literal of the whole non-stream content. */
@@ -120,6 +127,7 @@ const CHECKS: Record<keyof FakeBehavior, Check> = {
       ? null
       : 'an array of {name: string, arguments: object}',
   errorAfterChunks: count,
+  breakInToolCall: (v) => (typeof v === 'boolean' ? null : 'a boolean'),
 };
 
 /**
@@ -177,6 +185,7 @@ export function resolveBehavior(b: FakeBehavior): ResolvedBehavior {
     thinkingChunks: b.thinkingChunks ?? 0,
     toolCalls: b.toolCalls ?? [],
     errorAfterChunks: b.errorAfterChunks,
+    breakInToolCall: b.breakInToolCall ?? false,
     chunkTextJson: JSON.stringify(chunkText),
     contentJson: JSON.stringify(chunkText.repeat(chunks)),
   };

@@ -45,14 +45,16 @@ export {
   DEFAULT_ROUTE_PREFERENCES,
   formatRouteErrors,
   keyRouteDefaults,
+  keyRoutePolicy,
   MAX_RACE_N,
+  MIDSTREAM_FAILOVER_HEADER,
   parseRouteBody,
   parseRouteHeader,
   resolveRoutePreferences,
   ROUTE_HEADER,
   ROUTE_MODES,
 } from './route-preferences';
-export type { KeyRoutePolicy, MaxPrice, RouteMode, RouteParse, RoutePreferences, RoutePreferencesPatch, RouteValidationError } from './route-preferences';
+export type { KeyRouteFields, KeyRoutePolicy, MaxPrice, RouteMode, RouteParse, RoutePreferences, RoutePreferencesPatch, RouteValidationError } from './route-preferences';
 
 export { DEFAULT_PLANNER_CONFIG, explanationToHeader, explanationToSpanAttribute, planRoute } from './route-planner';
 export type {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROUTE_PREFERENCES, formatRouteErrors, keyRouteDefaults, parseRouteBody, parseRouteHeader, resolveRoutePreferences } from './route-preferences';
+import { DEFAULT_ROUTE_PREFERENCES, formatRouteErrors, keyRouteDefaults, keyRoutePolicy, parseRouteBody, parseRouteHeader, resolveRoutePreferences } from './route-preferences';
 
 const okValue = <T>(r: { ok: true; value: T } | { ok: false; errors: unknown }): T => {
   if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r.errors)}`);
@@ -166,5 +166,56 @@ describe('keyRouteDefaults', () => {
     expect(keyRouteDefaults('Race', 'economy')).toEqual({ mode: 'race', preset: 'economy' });
     expect(keyRouteDefaults('teleport', null)).toEqual({});
     expect(keyRouteDefaults(undefined, undefined)).toEqual({});
+  });
+});
+
+describe('keyRoutePolicy (per-key routing control from the key snapshot)', () => {
+  const policy = keyRoutePolicy({
+    route_allowed_channels: ['ch-b', 'ch-c'],
+    route_order: ['ch-c', 'ch-a'],
+    route_max_input_nano_per_mtok: 1_000_000_000,
+    route_max_output_nano_per_mtok: null,
+    route_allow_fallbacks: false,
+    route_midstream_failover: true,
+  });
+
+  it('makes the key settings the defaults: allowed channels, its order (kept inside them), price ceiling, no fallbacks, mid-stream failover', () => {
+    const r = resolveRoutePreferences({ key: policy });
+    expect(r).toMatchObject({
+      ok: true,
+      value: {
+        allowed_channels: ['ch-b', 'ch-c'],
+        order: ['ch-c'],
+        max_price: { input_nano_per_mtok: 1_000_000_000, output_nano_per_mtok: null },
+        allow_fallbacks: false,
+        mid_stream_failover: true,
+      },
+    });
+  });
+
+  it('lets a request narrow the channels and lower the price, never widen or raise them', () => {
+    const narrowed = resolveRoutePreferences({ key: policy, body: { allowed_channels: ['ch-c'], max_price: { input: '0.5', output: '2' } } });
+    expect(narrowed).toMatchObject({ ok: true, value: { allowed_channels: ['ch-c'], max_price: { input_nano_per_mtok: 500_000_000, output_nano_per_mtok: 2_000_000_000 } } });
+    const raised = resolveRoutePreferences({ key: policy, body: { max_price: '5' } });
+    expect(raised).toMatchObject({ ok: true, value: { max_price: { input_nano_per_mtok: 1_000_000_000, output_nano_per_mtok: 5_000_000_000 } } });
+    const widened = resolveRoutePreferences({ key: policy, header: 'channels=ch-a' });
+    expect(widened).toEqual({ ok: false, errors: [{ field: 'route.allowed_channels', message: 'not allowed for this API key: ch-a' }] });
+  });
+
+  it('refuses a request that turns fallbacks back on for a key without them', () => {
+    expect(resolveRoutePreferences({ key: policy, body: { allow_fallbacks: true } })).toEqual({
+      ok: false,
+      errors: [{ field: 'route.allow_fallbacks', message: 'this API key does not allow fallbacks' }],
+    });
+  });
+
+  it('reads x-switchyard-midstream-failover as a request opt-in (or opt-out) and refuses a bad value', () => {
+    expect(resolveRoutePreferences({ midstreamHeader: '1' })).toMatchObject({ ok: true, value: { mid_stream_failover: true } });
+    expect(resolveRoutePreferences({ key: policy, midstreamHeader: '0' })).toMatchObject({ ok: true, value: { mid_stream_failover: false } });
+    expect(resolveRoutePreferences({ midstreamHeader: 'maybe' })).toMatchObject({ ok: false, errors: [{ field: 'x-switchyard-midstream-failover' }] });
+  });
+
+  it('is empty for a key without routing settings (older billing replies)', () => {
+    expect(keyRoutePolicy({})).toEqual({ defaults: {} });
   });
 });

@@ -65,9 +65,13 @@ export interface KeyRoutePolicy {
   max_price?: MaxPrice | null;
   /** Largest race the key may ask for. */
   max_race_n?: number;
+  /** Hard limit: false = no fallback for this key, and a request cannot turn it on. */
+  allow_fallbacks?: boolean;
 }
 
 export const ROUTE_HEADER = 'x-switchyard-route';
+/** Shorthand for `x-switchyard-route: mid_stream=on|off`: `1`/`0`, on/off, true/false, yes/no. */
+export const MIDSTREAM_FAILOVER_HEADER = 'x-switchyard-midstream-failover';
 export const MAX_RACE_N = 8;
 const CHANNEL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PRESETS = Object.keys(WEIGHT_PRESETS) as WeightPreset[];
@@ -282,9 +286,16 @@ export function resolveRoutePreferences(input: {
   defaults?: Readonly<RoutePreferences>;
   key?: KeyRoutePolicy;
   header?: string | null;
+  /** The `x-switchyard-midstream-failover` header, if sent. */
+  midstreamHeader?: string | null;
   body?: unknown;
 }): RouteParse<RoutePreferences> {
   const header = parseRouteHeader(input.header);
+  if (header.ok && input.midstreamHeader !== undefined && input.midstreamHeader !== null) {
+    const b = parseBool(input.midstreamHeader.trim());
+    if (b === null) return { ok: false, errors: [{ field: MIDSTREAM_FAILOVER_HEADER, message: 'must be 1 or 0 (on/off)' }] };
+    header.value.mid_stream_failover ??= b;
+  }
   const body = parseRouteBody(input.body);
   const errors = [...(header.ok ? [] : header.errors), ...(body.ok ? [] : body.errors)];
   if (!header.ok || !body.ok) return { ok: false, errors };
@@ -311,6 +322,10 @@ export function resolveRoutePreferences(input: {
     merged.allowed_channels = merged.allowed_channels ? merged.allowed_channels.filter((id) => set.has(id)) : [...keyAllowed];
   }
   if (key.max_price) merged.max_price = tighterPrice(merged.max_price, key.max_price);
+  if (key.allow_fallbacks === false) {
+    if (requested.allow_fallbacks === true) errors.push({ field: 'route.allow_fallbacks', message: 'this API key does not allow fallbacks' });
+    merged.allow_fallbacks = false;
+  }
   const maxRace = Math.min(MAX_RACE_N, key.max_race_n ?? MAX_RACE_N);
   if (requested.race_n !== undefined && requested.race_n > maxRace) {
     errors.push({ field: 'route.race', message: `this API key allows at most ${maxRace} channels at once` });
@@ -455,4 +470,39 @@ export function keyRouteDefaults(routeMode?: string | null, routePreset?: string
   if (m && isMode(m)) patch.mode = m;
   if (p && isPreset(p)) patch.preset = p;
   return patch;
+}
+
+/** The per-key routing fields of a key snapshot (all optional; null = no setting). */
+export interface KeyRouteFields {
+  route_mode?: string | null;
+  route_preset?: string | null;
+  route_allowed_channels?: readonly string[] | null;
+  route_order?: readonly string[] | null;
+  route_max_input_nano_per_mtok?: number | null;
+  route_max_output_nano_per_mtok?: number | null;
+  route_allow_fallbacks?: boolean | null;
+  route_midstream_failover?: boolean | null;
+}
+
+/**
+ * A key snapshot's routing fields as a policy: mode, preset, order and
+ * mid-stream failover are defaults a request may change; allowed channels,
+ * the price ceilings and `allow_fallbacks: false` are hard limits a request
+ * may only narrow. The key's order is kept to its allowed channels.
+ */
+export function keyRoutePolicy(k: KeyRouteFields): KeyRoutePolicy {
+  const defaults = keyRouteDefaults(k.route_mode, k.route_preset);
+  const allowed = k.route_allowed_channels && k.route_allowed_channels.length > 0 ? [...k.route_allowed_channels] : null;
+  if (k.route_order && k.route_order.length > 0) {
+    const order = allowed ? k.route_order.filter((id) => allowed.includes(id)) : [...k.route_order];
+    if (order.length > 0) defaults.order = order;
+  }
+  if (k.route_midstream_failover === true) defaults.mid_stream_failover = true;
+  const policy: KeyRoutePolicy = { defaults };
+  if (allowed) policy.allowed_channels = allowed;
+  const inMax = k.route_max_input_nano_per_mtok ?? null;
+  const outMax = k.route_max_output_nano_per_mtok ?? null;
+  if (inMax !== null || outMax !== null) policy.max_price = { input_nano_per_mtok: inMax, output_nano_per_mtok: outMax };
+  if (k.route_allow_fallbacks === false) policy.allow_fallbacks = false;
+  return policy;
 }

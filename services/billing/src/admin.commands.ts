@@ -500,6 +500,17 @@ export interface KeyLimitsInput {
   budget_usd_per_month?: string | null;
   route_mode?: string | null;
   route_preset?: string | null;
+  /** Channel ids the key may reach (comma-separated or a list); every id must be a known channel. */
+  route_channels?: string | readonly string[] | null;
+  /** Channel ids that lead the key's plans, in this order; each must be known (and allowed, when route_channels is set). */
+  route_order?: string | readonly string[] | null;
+  /** Price ceilings, decimal USD per 1M tokens; a channel above either is never used for the key. */
+  route_max_input_usd_per_mtok?: string | null;
+  route_max_output_usd_per_mtok?: string | null;
+  /** "on"/"off" (or true/false): off = one channel only, no fallback, hedge or race. */
+  route_fallbacks?: string | boolean | null;
+  /** "on"/"off": continue a broken stream on the next channel with the partial answer as prefix. */
+  route_midstream_failover?: string | boolean | null;
 }
 
 export interface KeyLimitColumns {
@@ -510,6 +521,13 @@ export interface KeyLimitColumns {
   budget_nano_per_month?: bigint | null;
   route_mode?: string | null;
   route_preset?: string | null;
+  /** jsonb text. */
+  route_allowed_channels?: string | null;
+  route_order?: string | null;
+  route_max_input_nano_per_mtok?: bigint | null;
+  route_max_output_nano_per_mtok?: bigint | null;
+  route_allow_fallbacks?: boolean | null;
+  route_midstream_failover?: boolean | null;
 }
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -539,6 +557,7 @@ export async function parseKeyLimits(db: Kysely<DB>, input: KeyLimitsInput): Pro
     if (v !== null && !ROUTE_NAME.test(v.trim())) throw new AdminInputError(`--${f.replace('_', '-')} must be 1-64 letters, digits, '.', '_', ':' or '-' (got "${v}")`);
     out[f] = v === null ? null : v.trim();
   }
+  await parseKeyRouting(db, input, out);
   if (input.group !== undefined) {
     if (input.group === null) out.group_id = null;
     else {
@@ -548,6 +567,56 @@ export async function parseKeyLimits(db: Kysely<DB>, input: KeyLimitsInput): Pro
     }
   }
   return out;
+}
+
+const CHANNEL_LIST_MAX = 64;
+
+function channelList(v: string | readonly string[], flag: string): string[] {
+  const ids = (typeof v === 'string' ? v.split(',') : [...v]).map((x) => (typeof x === 'string' ? x.trim() : '')).filter((x) => x !== '');
+  if (ids.length === 0) throw new AdminInputError(`${flag} must name at least one channel id (or be cleared)`);
+  if (ids.length > CHANNEL_LIST_MAX) throw new AdminInputError(`${flag} may name at most ${CHANNEL_LIST_MAX} channels`);
+  return [...new Set(ids.map((id) => checkId(id, flag)))];
+}
+
+function onOff(v: string | boolean, flag: string): boolean {
+  if (typeof v === 'boolean') return v;
+  const s = v.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(s)) return true;
+  if (['off', 'false', '0', 'no'].includes(s)) return false;
+  throw new AdminInputError(`${flag} must be on or off (got "${v}")`);
+}
+
+/**
+ * Per-key routing control. Channel ids must name known channels (a typo would
+ * otherwise lock the key out of every channel); an order must lie inside the
+ * allowed set when both are given. Validation throws before anything is written.
+ */
+async function parseKeyRouting(db: Kysely<DB>, input: KeyLimitsInput, out: KeyLimitColumns): Promise<void> {
+  const allowed = input.route_channels === undefined || input.route_channels === null ? input.route_channels : channelList(input.route_channels, '--route-channels');
+  const order = input.route_order === undefined || input.route_order === null ? input.route_order : channelList(input.route_order, '--route-order');
+  const named = [...(allowed ?? []), ...(order ?? [])];
+  if (named.length > 0) {
+    const known = new Set((await db.selectFrom('channels').select('id').where('id', 'in', [...new Set(named)]).execute()).map((r) => r.id));
+    const unknown = [...new Set(named)].filter((id) => !known.has(id));
+    if (unknown.length > 0) throw new AdminInputError(`unknown channel${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (--route-channels / --route-order name channel ids)`);
+  }
+  if (allowed && order) {
+    const outside = order.filter((id) => !allowed.includes(id));
+    if (outside.length > 0) throw new AdminInputError(`--route-order names channels outside --route-channels: ${outside.join(', ')}`);
+  }
+  if (allowed !== undefined) out.route_allowed_channels = allowed === null ? null : JSON.stringify(allowed);
+  if (order !== undefined) out.route_order = order === null ? null : JSON.stringify(order);
+  const money = { max: MAX_SAFE };
+  if (input.route_max_input_usd_per_mtok !== undefined) {
+    out.route_max_input_nano_per_mtok = input.route_max_input_usd_per_mtok === null ? null : parseUsd(input.route_max_input_usd_per_mtok, '--route-max-input-usd-per-mtok', money);
+  }
+  if (input.route_max_output_usd_per_mtok !== undefined) {
+    out.route_max_output_nano_per_mtok = input.route_max_output_usd_per_mtok === null ? null : parseUsd(input.route_max_output_usd_per_mtok, '--route-max-output-usd-per-mtok', money);
+  }
+  if (input.route_fallbacks !== undefined) out.route_allow_fallbacks = input.route_fallbacks === null ? null : onOff(input.route_fallbacks, '--route-fallbacks');
+  if (input.route_midstream_failover !== undefined) {
+    out.route_midstream_failover = input.route_midstream_failover === null ? null : onOff(input.route_midstream_failover, '--route-midstream-failover');
+  }
 }
 
 export interface KeyView {
@@ -564,6 +633,12 @@ export interface KeyView {
   budget_nano_per_month: bigint | null;
   route_mode: string | null;
   route_preset: string | null;
+  route_allowed_channels: string[] | null;
+  route_order: string[] | null;
+  route_max_input_nano_per_mtok: bigint | null;
+  route_max_output_nano_per_mtok: bigint | null;
+  route_allow_fallbacks: boolean | null;
+  route_midstream_failover: boolean | null;
   expires_at: Date | null;
   revoked_at: Date | null;
   rotated_at: Date | null;
@@ -585,6 +660,12 @@ export function toKeyView(k: KeyWithGroup): KeyView {
     budget_nano_per_month: k.budget_nano_per_month === null ? null : nanoFromDb(k.budget_nano_per_month),
     route_mode: k.route_mode,
     route_preset: k.route_preset,
+    route_allowed_channels: k.route_allowed_channels ?? null,
+    route_order: k.route_order ?? null,
+    route_max_input_nano_per_mtok: k.route_max_input_nano_per_mtok === null || k.route_max_input_nano_per_mtok === undefined ? null : nanoFromDb(k.route_max_input_nano_per_mtok),
+    route_max_output_nano_per_mtok: k.route_max_output_nano_per_mtok === null || k.route_max_output_nano_per_mtok === undefined ? null : nanoFromDb(k.route_max_output_nano_per_mtok),
+    route_allow_fallbacks: k.route_allow_fallbacks ?? null,
+    route_midstream_failover: k.route_midstream_failover ?? null,
     expires_at: k.expires_at,
     revoked_at: k.revoked_at,
     rotated_at: k.rotated_at,

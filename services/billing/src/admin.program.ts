@@ -40,6 +40,9 @@ export const USAGE = `usage: npm run admin -- <command> [options] [--json]
   update-key      --id KEY_ID [--name N] [--models GLOBS] [--expires-at ISO|none] [limits]
                   limits: [--group ID] [--rpm N] [--tpm N] [--budget-usd-per-day 5] [--budget-usd-per-month 50]
                           [--route-mode M] [--route-preset P]   (update-key: the value none clears one)
+                          [--route-channels ch-a,ch-b] [--route-order ch-b,ch-a] (known channel ids)
+                          [--route-max-input-usd-per-mtok 1.00] [--route-max-output-usd-per-mtok 4.00]
+                          [--route-fallbacks on|off] [--route-midstream-failover on|off]
   rotate-key      --id KEY_ID            (new key material, shown once; the old key stops working)
   revoke-key      --id KEY_ID
   create-group    --id ID [--name NAME] [--price-multiplier 1.25] [--models GLOBS]
@@ -61,7 +64,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const s = { type: 'string' } as const;
 const b = { type: 'boolean' } as const;
 
-const LIMIT_OPTIONS = { group: s, rpm: s, tpm: s, 'budget-usd-per-day': s, 'budget-usd-per-month': s, 'route-mode': s, 'route-preset': s } as const;
+const LIMIT_OPTIONS = { group: s, rpm: s, tpm: s, 'budget-usd-per-day': s, 'budget-usd-per-month': s, 'route-mode': s, 'route-preset': s, 'route-channels': s, 'route-order': s, 'route-max-input-usd-per-mtok': s, 'route-max-output-usd-per-mtok': s, 'route-fallbacks': s, 'route-midstream-failover': s } as const;
 
 const OPTIONS: Record<string, Options> = {
   migrate: {},
@@ -121,6 +124,12 @@ function limitsFrom(v: Values, clearable: boolean): KeyLimitsInput {
     budget_usd_per_month: get('budget-usd-per-month'),
     route_mode: get('route-mode'),
     route_preset: get('route-preset'),
+    route_channels: get('route-channels'),
+    route_order: get('route-order'),
+    route_max_input_usd_per_mtok: get('route-max-input-usd-per-mtok'),
+    route_max_output_usd_per_mtok: get('route-max-output-usd-per-mtok'),
+    route_fallbacks: get('route-fallbacks'),
+    route_midstream_failover: get('route-midstream-failover'),
   };
 }
 
@@ -229,6 +238,9 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
             `budget/day ${k.budget_nano_per_day === null ? '-' : `${nanoToUsd(k.budget_nano_per_day)} USD`}, ` +
             `budget/month ${k.budget_nano_per_month === null ? '-' : `${nanoToUsd(k.budget_nano_per_month)} USD`}, ` +
             `route ${k.route_mode ?? '-'}/${k.route_preset ?? '-'}, expires ${k.expires_at?.toISOString() ?? 'never'}`,
+          `routing: channels ${k.route_allowed_channels?.join(',') ?? 'all'}, order ${k.route_order?.join(',') ?? '-'}, ` +
+            `max price in/out ${k.route_max_input_nano_per_mtok === null ? '-' : nanoToUsd(k.route_max_input_nano_per_mtok)}/${k.route_max_output_nano_per_mtok === null ? '-' : nanoToUsd(k.route_max_output_nano_per_mtok)} USD per 1M, ` +
+            `fallbacks ${k.route_allow_fallbacks === false ? 'off' : 'on'}, mid-stream failover ${k.route_midstream_failover ? 'on' : 'off'}`,
           ...noticeLine(r.notice),
         ],
       };

@@ -119,11 +119,25 @@ async function checkReferences(trx: Transaction<DB>, config: DeclaredConfig, sou
   const wantedGroups = [...new Set(config.keys.map((k) => k.limits.group_id).filter((g): g is string => g !== null && !groups.has(g)))];
   if (wantedAccounts.length) for (const r of await trx.selectFrom('accounts').select('id').where('id', 'in', wantedAccounts).execute()) accounts.add(r.id);
   if (wantedGroups.length) for (const r of await trx.selectFrom('groups').select('id').where('id', 'in', wantedGroups).execute()) groups.add(r.id);
+  const channels = new Set(config.channels.map((c) => c.id));
+  const routeChannels = (k: DeclaredKey) => ({
+    allowed: k.limits.route_allowed_channels === null ? [] : (JSON.parse(k.limits.route_allowed_channels) as string[]),
+    order: k.limits.route_order === null ? [] : (JSON.parse(k.limits.route_order) as string[]),
+  });
+  const wantedChannels = [...new Set(config.keys.flatMap((k) => [...routeChannels(k).allowed, ...routeChannels(k).order]).filter((c) => !channels.has(c)))];
+  if (wantedChannels.length) for (const r of await trx.selectFrom('channels').select('id').where('id', 'in', wantedChannels).execute()) channels.add(r.id);
   for (const k of config.keys) {
     if (!accounts.has(k.account)) issues.push({ path: `${k.path}.account`, message: `unknown account "${k.account}" (declare it under accounts, or create it with the admin API)` });
     if (k.limits.group_id !== null && !groups.has(k.limits.group_id)) {
       issues.push({ path: `${k.path}.group`, message: `unknown group "${k.limits.group_id}" (declare it under groups, or create it with the admin API)` });
     }
+    const { allowed, order } = routeChannels(k);
+    for (const [field, ids] of [['channels', allowed], ['order', order]] as const) {
+      const unknown = ids.filter((c) => !channels.has(c));
+      if (unknown.length) issues.push({ path: `${k.path}.route.${field}`, message: `unknown channel${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (declare under channels, or create with the admin API)` });
+    }
+    const outside = allowed.length ? order.filter((c) => !allowed.includes(c)) : [];
+    if (outside.length) issues.push({ path: `${k.path}.route.order`, message: `names channels outside route.channels: ${outside.join(', ')}` });
     if (k.material !== null) {
       const owner = await trx.selectFrom('api_keys').select(['id', 'account_id', 'revoked_at']).where('key_hash', '=', hashApiKey(k.material)).executeTakeFirst();
       if (owner && owner.account_id !== k.account) issues.push({ path: `${k.path}.key`, message: 'this key material already belongs to a key of another account' });

@@ -46,6 +46,12 @@ const storedKey: ApiKeyRow = {
   budget_nano_per_month: null,
   route_mode: 'race',
   route_preset: null,
+  route_allowed_channels: null,
+  route_order: null,
+  route_max_input_nano_per_mtok: null,
+  route_max_output_nano_per_mtok: null,
+  route_allow_fallbacks: null,
+  route_midstream_failover: null,
   rotated_at: null,
 };
 

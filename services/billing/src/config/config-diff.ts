@@ -36,6 +36,13 @@ export function keyChanges(stored: ApiKeyRow, k: DeclaredKey): string[] {
   if (nanoOrNull(stored.budget_nano_per_month) !== k.limits.budget_nano_per_month) changed.push('limits.budget_usd_per_month');
   if (stored.route_mode !== k.limits.route_mode) changed.push('route.mode');
   if (stored.route_preset !== k.limits.route_preset) changed.push('route.preset');
+  const jsonOrNull = (v: string[] | null) => (v === null ? null : JSON.stringify(v));
+  if (jsonOrNull(stored.route_allowed_channels) !== k.limits.route_allowed_channels) changed.push('route.channels');
+  if (jsonOrNull(stored.route_order) !== k.limits.route_order) changed.push('route.order');
+  if (nanoOrNull(stored.route_max_input_nano_per_mtok) !== k.limits.route_max_input_nano_per_mtok) changed.push('route.max_input_usd_per_mtok');
+  if (nanoOrNull(stored.route_max_output_nano_per_mtok) !== k.limits.route_max_output_nano_per_mtok) changed.push('route.max_output_usd_per_mtok');
+  if (stored.route_allow_fallbacks !== k.limits.route_allow_fallbacks) changed.push('route.fallbacks');
+  if (stored.route_midstream_failover !== k.limits.route_midstream_failover) changed.push('route.midstream_failover');
   return changed;
 }
 

@@ -74,6 +74,13 @@ const keySchema = z.strictObject({
     .strictObject({
       mode: z.enum(ROUTE_MODES as [string, ...string[]]).optional(),
       preset: z.enum(Object.keys(WEIGHT_PRESETS) as [string, ...string[]]).optional(),
+      /** Channel ids the key may use (none: all); `order` within them; price ceilings; fallbacks; mid-stream failover. */
+      channels: z.array(text).optional(),
+      order: z.array(text).optional(),
+      max_input_usd_per_mtok: money.optional(),
+      max_output_usd_per_mtok: money.optional(),
+      fallbacks: z.boolean({ error: 'must be true or false' }).optional(),
+      midstream_failover: z.boolean({ error: 'must be true or false' }).optional(),
     })
     .optional(),
   limits: z
@@ -333,6 +340,15 @@ function rate(issues: ConfigIssue[], path: string, v: number | string | undefine
   return n ?? null;
 }
 
+/** A list of channel ids as the jsonb text the keys table stores; whether they exist is checked against the file and the database. */
+function channelIds(issues: ConfigIssue[], path: string, v: string[] | undefined): string | null {
+  if (v === undefined) return null;
+  const ids = v.map((id, i) => check(issues, `${path}[${i}]`, (f) => checkId(id.trim(), f)) ?? id);
+  if (ids.length === 0) issues.push({ path, message: 'must name at least one channel (leave it out for all channels)' });
+  if (new Set(ids).size !== ids.length) issues.push({ path, message: 'names a channel twice' });
+  return JSON.stringify(ids);
+}
+
 function usd(issues: ConfigIssue[], path: string, v: string | undefined, opts: { max?: bigint } = { max: MAX_SAFE }): bigint | null {
   if (v === undefined) return null;
   return check(issues, path, (flag) => parseUsd(v, flag, opts)) ?? null;
@@ -402,6 +418,12 @@ function normalize(file: ConfigFile, issues: ConfigIssue[]): DeclaredConfig {
         budget_nano_per_month: usd(issues, `${path}.limits.budget_usd_per_month`, k.limits?.budget_usd_per_month),
         route_mode: k.route?.mode ?? null,
         route_preset: k.route?.preset ?? null,
+        route_allowed_channels: channelIds(issues, `${path}.route.channels`, k.route?.channels),
+        route_order: channelIds(issues, `${path}.route.order`, k.route?.order),
+        route_max_input_nano_per_mtok: usd(issues, `${path}.route.max_input_usd_per_mtok`, k.route?.max_input_usd_per_mtok),
+        route_max_output_nano_per_mtok: usd(issues, `${path}.route.max_output_usd_per_mtok`, k.route?.max_output_usd_per_mtok),
+        route_allow_fallbacks: k.route?.fallbacks ?? null,
+        route_midstream_failover: k.route?.midstream_failover ?? null,
       },
     };
   });

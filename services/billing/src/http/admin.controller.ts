@@ -285,7 +285,21 @@ function limitsOf(b: Record<string, unknown>) {
     budget_usd_per_month: nullableField(b, 'budget_usd_per_month'),
     route_mode: nullableField(b, 'route_mode'),
     route_preset: nullableField(b, 'route_preset'),
+    route_channels: nullableList(b, 'route_allowed_channels'),
+    route_order: nullableList(b, 'route_order'),
+    route_max_input_usd_per_mtok: nullableField(b, 'route_max_input_usd_per_mtok'),
+    route_max_output_usd_per_mtok: nullableField(b, 'route_max_output_usd_per_mtok'),
+    route_fallbacks: nullableBool(b, 'route_allow_fallbacks'),
+    route_midstream_failover: nullableBool(b, 'route_midstream_failover'),
   };
+}
+
+function nullableList(b: Record<string, unknown>, name: string): string[] | null | undefined {
+  return b[name] === null ? null : stringList(b, name);
+}
+
+function nullableBool(b: Record<string, unknown>, name: string): boolean | null | undefined {
+  return b[name] === null ? null : boolField(b, name);
 }
 
 function sha256(s: string): Buffer {

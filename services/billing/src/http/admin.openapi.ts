@@ -32,6 +32,12 @@ const keyLimits = {
   budget_usd_per_month: nullable(usd('Spend budget per UTC month; null = none')),
   route_mode: nullable(str('Default route mode')),
   route_preset: nullable(str('Default route preset')),
+  route_allowed_channels: nullable({ type: 'array', items: str('Channel id'), maxItems: 64, description: 'Only these channels may serve the key (hard limit: a request may narrow, never widen); each must be a known channel, else 400 and nothing is written; null clears' }),
+  route_order: nullable({ type: 'array', items: str('Channel id'), maxItems: 64, description: 'These channels lead the key\'s plans, in this order; known channels inside route_allowed_channels; null clears' }),
+  route_max_input_usd_per_mtok: nullable(usd('Price ceiling per 1M input tokens: pricier channels are never used for the key; null clears')),
+  route_max_output_usd_per_mtok: nullable(usd('Price ceiling per 1M output tokens; null clears')),
+  route_allow_fallbacks: nullable({ type: 'boolean', description: 'false: one channel only (no fallback, hedge or race), and requests cannot turn fallbacks on; null = default (true)' }),
+  route_midstream_failover: nullable({ type: 'boolean', description: 'true: a stream that breaks after partial output continues on the next channel with the partial answer as prefix; null = default (false)' }),
 };
 
 export const ADMIN_OPENAPI = {

@@ -84,5 +84,11 @@ export function toKeySnapshot(row: ApiKeyRow | KeyWithGroup): KeySnapshot {
     budget_nano_per_month: nanoOrNull(row.budget_nano_per_month ?? null),
     route_mode: row.route_mode ?? null,
     route_preset: row.route_preset ?? null,
+    route_allowed_channels: row.route_allowed_channels ?? null,
+    route_order: row.route_order ?? null,
+    route_max_input_nano_per_mtok: nanoOrNull(row.route_max_input_nano_per_mtok ?? null),
+    route_max_output_nano_per_mtok: nanoOrNull(row.route_max_output_nano_per_mtok ?? null),
+    route_allow_fallbacks: row.route_allow_fallbacks ?? null,
+    route_midstream_failover: row.route_midstream_failover ?? null,
   };
 }

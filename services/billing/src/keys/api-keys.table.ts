@@ -24,6 +24,13 @@ export interface ApiKeysTable {
   route_mode: ColumnType<string | null, string | null | undefined, string | null>;
   route_preset: ColumnType<string | null, string | null | undefined, string | null>;
   rotated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Per-key routing control (migration 0005); null = no setting. jsonb arrays: pass `JSON.stringify(array)`. */
+  route_allowed_channels: ColumnType<string[] | null, string | null | undefined, string | null>;
+  route_order: ColumnType<string[] | null, string | null | undefined, string | null>;
+  route_max_input_nano_per_mtok: ColumnType<string | null, bigint | string | null | undefined, bigint | string | null>;
+  route_max_output_nano_per_mtok: ColumnType<string | null, bigint | string | null | undefined, bigint | string | null>;
+  route_allow_fallbacks: ColumnType<boolean | null, boolean | null | undefined, boolean | null>;
+  route_midstream_failover: ColumnType<boolean | null, boolean | null | undefined, boolean | null>;
 }
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;

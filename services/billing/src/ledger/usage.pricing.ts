@@ -30,7 +30,7 @@ const pairKey = (channel: string, model: string) => `${channel}\u0000${model}`;
  * the key's group's current one (1 without a group or for an unknown key).
  */
 export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[]): Promise<Map<string, UsageCharge>> {
-  const channels = [...new Set(events.map((e) => e.channel_id).filter((c) => c !== ''))];
+  const channels = [...new Set(events.flatMap((e) => [e.channel_id, ...e.attempts.filter((a) => a.usage).map((a) => a.channel_id)]).filter((c) => c !== ''))];
   const history = new Map<string, PriceVersion[]>();
   if (channels.length > 0) {
     const models = [...new Set(events.flatMap((e) => [e.model_requested, e.model_served]).filter((m) => m !== ''))];
@@ -73,15 +73,37 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
   const out = new Map<string, UsageCharge>();
   for (const e of events) {
     const at = Date.parse(e.occurred_at);
-    const price = inForce(history.get(pairKey(e.channel_id, e.model_requested)), at) ?? inForce(history.get(pairKey(e.channel_id, e.model_served)), at);
+    const priceOf = (channel: string) => inForce(history.get(pairKey(channel, e.model_requested)), at) ?? inForce(history.get(pairKey(channel, e.model_served)), at);
+    const price = priceOf(e.channel_id);
     const ppm = multipliers.get(e.key_id) ?? PPM;
     const estimate = BigInt(e.cost_nano);
+    const split = e.attempts.filter((a) => a.usage);
+    if (split.length > 0) {
+      out.set(e.request_id, { amount_nano: chargeAttempts(split, priceOf, ppm), estimate_nano: estimate, price_id: price?.id ?? null, multiplier_ppm: ppm });
+      continue;
+    }
     const amount = price
       ? chargeNano({ ...e.usage, cache_write_tokens: 0 }, price, ppm)
       : applyMultiplier(estimate, ppm);
     out.set(e.request_id, { amount_nano: amount, estimate_nano: estimate, price_id: price?.id ?? null, multiplier_ppm: ppm });
   }
   return out;
+}
+
+/**
+ * A request served by several attempts (mid-stream failover): each attempt's
+ * delivered tokens at its own channel's price in force (rounded per attempt,
+ * as ingress does), the request fee once (the last attempt's); an attempt
+ * whose channel has no price in force is charged ingress's estimate for it.
+ */
+function chargeAttempts(attempts: UsageEventV1['attempts'], priceOf: (channel: string) => PriceVersion | undefined, ppm: bigint): bigint {
+  let total = 0n;
+  attempts.forEach((a, i) => {
+    const p = priceOf(a.channel_id);
+    if (!p) total += applyMultiplier(BigInt(a.cost_nano ?? 0), ppm);
+    else total += chargeNano({ ...a.usage!, cache_write_tokens: 0 }, i === attempts.length - 1 ? p : { ...p, request_fee_nano: 0n }, ppm);
+  });
+  return total;
 }
 
 /** The first version (newest first) in force at `at`. */

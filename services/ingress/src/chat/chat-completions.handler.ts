@@ -15,7 +15,7 @@ import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import type { CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
-import { OutputTally, estimateViewPromptTokens, type TokenCounter } from '../usage/token-estimate';
+import { OutputTally, estimatePromptTokens, estimateViewPromptTokens, type TokenCounter } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
@@ -23,6 +23,8 @@ import {
   type SseEvent,
   UPSTREAM_PROTOCOLS,
   formatSse,
+  type CanonicalMessage,
+  type CanonicalRequest,
   type CanonicalResponse,
   type CanonicalUsage,
   type ClientProtocolId,
@@ -40,7 +42,8 @@ import {
   explanationToHeader,
   explanationToSpanAttribute,
   formatRouteErrors,
-  keyRouteDefaults,
+  keyRoutePolicy,
+  MIDSTREAM_FAILOVER_HEADER,
   planRoute,
   resolveRoutePreferences,
   routingActionFor,
@@ -97,6 +100,8 @@ interface Exchange {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  /** The plan being run; a mid-stream failover continues on its next channel. */
+  plan?: AttemptPlan;
 }
 
 /**
@@ -125,6 +130,25 @@ interface OpenedTranslatedStream {
   sawContent: boolean;
   /** Generated text, for an estimate when no usage arrives. */
   output: OutputTally;
+  /** Mid-stream failover is on: an upstream error event is held back, and the text is kept as a prefix. */
+  failover: boolean;
+  /** Visible text so far (kept only with `failover`). */
+  text: string;
+  sawToolCall: boolean;
+  sawFinish: boolean;
+  /** Set when this attempt continues another's broken stream. */
+  cont: TranslatedContinuation | null;
+}
+
+/** A translated continuation: the canonical request with the prefix, and the first attempt's encoder. */
+interface TranslatedContinuation {
+  canonical: CanonicalRequest;
+  /** The client's encoder of the first attempt: the client keeps seeing one message. */
+  encoder: StreamEncoder;
+  /** What the earlier attempts delivered, added to this attempt's usage events for the client. */
+  prior: TokenUsage;
+  /** Tokens of the prefix, for an input estimate when no usage arrives. */
+  prefixTokens: number;
 }
 interface OpenedJson {
   kind: 'json';
@@ -145,7 +169,23 @@ interface OpenedStream {
   held: string;
   sawDone: boolean;
   ended: boolean;
+  /** Mid-stream failover is on: an upstream error event after content is held back, not relayed. */
+  failover: boolean;
+  /** The upstream sent an error event after content (held back because `failover`). */
+  brokeWithError: boolean;
+  /** Set when this attempt continues another's broken stream. */
+  cont: Continuation | null;
 }
+
+/** A continuation of a broken stream: the request with the partial answer as prefix, and the chunk rewriter. */
+interface Continuation {
+  body: Record<string, unknown>;
+  /** Chunk JSON as the client must see it (the first attempt's id, no second role chunk), or null to drop it. */
+  rewrite: (data: string) => string | null;
+}
+
+/** Asked of OpenAI-compatible upstreams after the partial answer (an assistant message). */
+export const CONTINUE_PROMPT = 'Continue your previous message exactly where it stopped. Do not repeat any of it and do not add any preamble.';
 
 /**
  * POST /v1/chat/completions: authenticate from the key cache, pick channels
@@ -165,8 +205,9 @@ export class ChatCompletionsHandler {
     const key = await authenticate(this.deps.keys, req);
     const view = protocol === 'openai' ? readChatRequest(req.body) : readTranslatedRequest(protocol, req.body, ctx);
     const resolved = resolveRoutePreferences({
-      key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
+      key: keyRoutePolicy(key),
       header: typeof req.headers['x-switchyard-route'] === 'string' ? req.headers['x-switchyard-route'] : null,
+      midstreamHeader: typeof req.headers[MIDSTREAM_FAILOVER_HEADER] === 'string' ? req.headers[MIDSTREAM_FAILOVER_HEADER] : null,
       body: view.body.route,
     });
     if (!resolved.ok) {
@@ -248,6 +289,7 @@ export class ChatCompletionsHandler {
         random: Math.random,
       });
       ex.mode = plan.mode;
+      ex.plan = plan;
       span.setAttribute('switchyard.route_mode', plan.mode);
       span.setAttribute('switchyard.route.explanation', explanationToSpanAttribute(plan.explanation));
       if (req.headers['x-switchyard-explain'] === '1') void reply.header('x-switchyard-explain', explanationToHeader(plan.explanation));
@@ -321,7 +363,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Opens a planned attempt unless its breaker refuses (another request took the probe slot). */
-  private openPlanned(ex: Exchange, planned: PlannedAttempt): Promise<Opened> {
+  private openPlanned(ex: Exchange, planned: PlannedAttempt, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
     if (!this.deps.health.begin(planned.candidate, ex.view.model)) {
       return Promise.reject(
         new GatewayError('no_channel', {
@@ -332,7 +374,7 @@ export class ChatCompletionsHandler {
         }),
       );
     }
-    return this.open(ex, planned.candidate);
+    return this.open(ex, planned.candidate, cont, tcont);
   }
 
   /**
@@ -432,7 +474,7 @@ export class ChatCompletionsHandler {
   }
 
   /** Sends the request to one channel and reads until there is something to commit. */
-  private async open(ex: Exchange, candidate: PlanCandidate): Promise<Opened> {
+  private async open(ex: Exchange, candidate: PlanCandidate, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
     const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
     ex.attempts.push(attempt);
     const span = this.deps.tracer.startSpan(
@@ -446,8 +488,8 @@ export class ChatCompletionsHandler {
     try {
       const apiKey = await this.deps.credentials.get(candidate.channel_id);
       const upstream = upstreamProtocolOf(candidate.provider);
-      if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
-      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
+      if (tcont || ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey, tcont);
+      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, cont?.body ?? ex.view.body, apiKey));
       if (!ex.view.stream) {
         const { buf, parsed: body } = await attempt.readJson(res);
         const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
@@ -467,10 +509,13 @@ export class ChatCompletionsHandler {
         span,
         body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
         parser: new SseParser(),
-        observer: new OpenAIStreamObserver(ex.view.clientWantsUsage),
+        observer: new OpenAIStreamObserver(ex.view.clientWantsUsage, failoverWanted(ex)),
         held: '',
         sawDone: false,
         ended: false,
+        failover: failoverWanted(ex),
+        brokeWithError: false,
+        cont,
       };
       attempt.armFirstToken();
       const events: SseEvent[] = [];
@@ -533,8 +578,9 @@ export class ChatCompletionsHandler {
     span: Span,
     upstream: Protocol,
     apiKey: string | null,
+    tcont: TranslatedContinuation | null = null,
   ): Promise<OpenedTranslatedJson | OpenedTranslatedStream> {
-    const canonical = canonicalOf(ex.view);
+    const canonical = tcont?.canonical ?? canonicalOf(ex.view);
     const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
     const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
     if (!canonical.stream) {
@@ -555,11 +601,16 @@ export class ChatCompletionsHandler {
       body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
       parser: new SseParser(),
       decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
-      encoder: CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000), requestId: ex.requestId }),
+      encoder: tcont?.encoder ?? CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000), requestId: ex.requestId }),
       held: '',
       ended: false,
       sawContent: false,
       output: new OutputTally(),
+      failover: failoverWanted(ex),
+      text: '',
+      sawToolCall: false,
+      sawFinish: false,
+      cont: tcont,
     };
     attempt.armFirstToken();
     let upstreamError: StreamEvent | undefined;
@@ -593,15 +644,28 @@ export class ChatCompletionsHandler {
     const sse: Array<{ event: string | undefined; data: string }> = [];
     if (chunk) o.parser.push(chunk, sse);
     else o.parser.end(sse);
-    const events: StreamEvent[] = [];
+    let events: StreamEvent[] = [];
     for (const e of sse) o.decoder.push(e.event, e.data, events);
     if (!chunk) o.decoder.end(events);
     for (const e of events) {
       if (e.type === 'text_delta' || e.type === 'thinking_delta') {
         o.sawContent = true;
         o.output.push(e.text);
-      } else if (e.type === 'tool_call_start' || e.type === 'finish') o.sawContent = true;
-      else if (e.type === 'tool_call_delta') o.output.push(e.argumentsDelta);
+        if (o.failover && e.type === 'text_delta') o.text += e.text;
+      } else if (e.type === 'tool_call_start' || e.type === 'finish') {
+        o.sawContent = true;
+        if (e.type === 'finish') o.sawFinish = true;
+        else o.sawToolCall = true;
+      } else if (e.type === 'tool_call_delta') o.output.push(e.argumentsDelta);
+    }
+    const cont = o.cont;
+    if (cont) {
+      // The client's message already started; its usage counts every attempt.
+      events = events.filter((e) => e.type !== 'message_start');
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        if (e.type === 'usage') events[i] = { type: 'usage', usage: addCanonicalUsage(e.usage, cont.prior) };
+      }
     }
     return events;
   }
@@ -630,36 +694,43 @@ export class ChatCompletionsHandler {
     );
   }
 
-  private async commitTranslatedStream(ex: Exchange, o: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
+  private async commitTranslatedStream(ex: Exchange, first: OpenedTranslatedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    let o = first;
     if (o.held.length > 0) raw.write(o.held);
-    let failure: GatewayError | null = null;
-    try {
-      while (!o.ended) {
-        const next = await o.body.next();
-        if (next.done) o.ended = true;
-        const events = this.decodeChunk(o, next.done ? null : next.value);
-        const err = events.find((e) => e.type === 'error');
-        const out = this.encodeTranslated(o, events, o.ended && !err);
-        if (out.length > 0) raw.write(out);
-        if (err && err.type === 'error') {
-          failure = new GatewayError('upstream_error', { message: err.error.message, code: 'stream_interrupted', errorClass: 'mid_stream', provider: o.attempt.candidate.provider, channelId: o.attempt.candidate.channel_id });
-          break;
-        }
-      }
-    } catch (e) {
-      failure = o.attempt.classifyThrown(e, true);
-      // The upstream read failed: the encoder ends the stream with the client protocol's error event.
-      if (!ex.clientGone && !raw.writableEnded && !raw.destroyed) raw.write(this.encodeTranslated(o, [{ type: 'error', error: toCanonicalError(failure) }]));
+    const chain: OpenedTranslatedStream[] = [o];
+    let r = await this.relayTranslated(ex, o, raw);
+    while (r.failure && o.failover && !ex.clientGone && !o.sawToolCall && !o.sawFinish) {
+      const next = await this.failOverTranslated(ex, chain, r.failure);
+      if (!next) break;
+      o = next;
+      chain.push(o);
+      ex.winner = o.attempt;
+      if (o.held.length > 0) raw.write(o.held);
+      r = await this.relayTranslated(ex, o, raw);
     }
-    ex.modelServed = o.attempt.candidate.upstream_model;
-    const usage = o.decoder.usage;
-    if (usage) ex.usage = tokenUsage(usage);
-    else {
-      ex.usage = { input_tokens: this.promptTokens(ex), output_tokens: o.output.tokens(this.deps.tokens), cached_input_tokens: 0, reasoning_tokens: 0 };
-      ex.usageEstimated = true;
+    const failure = r.failure;
+    // The upstream read failed (or failover found no channel): the encoder ends the stream with the client protocol's error event.
+    if (failure && !r.told && !ex.clientGone && !raw.writableEnded && !raw.destroyed) {
+      raw.write(this.encodeTranslated(o, [{ type: 'error', error: toCanonicalError(failure) }]));
+    }
+    if (chain.length > 1) {
+      let estimated = false;
+      for (const s of chain) {
+        const u = this.translatedUsageOf(ex, s);
+        s.attempt.delivered = u.usage;
+        estimated ||= u.estimated;
+      }
+      ex.modelServed = o.attempt.candidate.upstream_model;
+      ex.usage = sumUsage(chain.map((s) => s.attempt.delivered!));
+      ex.usageEstimated = estimated;
+    } else {
+      ex.modelServed = o.attempt.candidate.upstream_model;
+      const u = this.translatedUsageOf(ex, o);
+      ex.usage = u.usage;
+      ex.usageEstimated = u.estimated;
     }
     if (failure) {
       o.attempt.fail(failure);
@@ -669,7 +740,7 @@ export class ChatCompletionsHandler {
     } else {
       o.attempt.finish();
       endAttemptSpan(o.span, o.attempt, null);
-      this.report(ex, o.attempt, null, ex.usage.output_tokens);
+      this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage).output_tokens);
     }
     if (!raw.writableEnded && !raw.destroyed) raw.end();
   }
@@ -677,6 +748,90 @@ export class ChatCompletionsHandler {
   /** Estimated prompt tokens, for when the upstream reports none. */
   private promptTokens(ex: Exchange): number {
     return estimateViewPromptTokens(ex.view, this.deps.tokens);
+  }
+
+  /**
+   * Relays one translated attempt to the client. `told`: the client already
+   * got the error event (the encoder rendered the upstream's); with failover
+   * on, an upstream error event is held back instead.
+   */
+  private async relayTranslated(ex: Exchange, o: OpenedTranslatedStream, raw: FastifyReply['raw']): Promise<{ failure: GatewayError | null; told: boolean }> {
+    try {
+      while (!o.ended) {
+        const next = await o.body.next();
+        if (next.done) o.ended = true;
+        let events = this.decodeChunk(o, next.done ? null : next.value);
+        const err = events.find((e) => e.type === 'error');
+        if (err && o.failover) events = events.filter((e) => e.type !== 'error');
+        const out = this.encodeTranslated(o, events, o.ended && !err);
+        if (out.length > 0) raw.write(out);
+        if (err && err.type === 'error') {
+          if (o.failover) void o.body.return?.().catch(() => undefined);
+          const failure = new GatewayError('upstream_error', { message: err.error.message, code: 'stream_interrupted', errorClass: 'mid_stream', provider: o.attempt.candidate.provider, channelId: o.attempt.candidate.channel_id });
+          return { failure, told: !o.failover };
+        }
+      }
+    } catch (e) {
+      return { failure: o.attempt.classifyThrown(e, true), told: false };
+    }
+    return { failure: null, told: false };
+  }
+
+  /**
+   * Mid-stream failover on the translated path: the next untried channel of
+   * the plan, any protocol, gets the request with the partial answer as the
+   * assistant's prefix — Anthropic: an assistant prefill as the last message
+   * (trailing whitespace trimmed, as Anthropic requires); Gemini: a model
+   * turn; OpenAI-compatible: an assistant message and a request to continue.
+   * Its events go through the first attempt's client encoder, so the client
+   * sees one message.
+   */
+  private async failOverTranslated(ex: Exchange, chain: OpenedTranslatedStream[], err: GatewayError): Promise<OpenedTranslatedStream | null> {
+    const broken = chain[chain.length - 1]!;
+    broken.attempt.fail(err);
+    endAttemptSpan(broken.span, broken.attempt, err);
+    this.report(ex, broken.attempt, err);
+    broken.attempt.delivered = this.translatedUsageOf(ex, broken).usage;
+    const prior = sumUsage(chain.map((s) => s.attempt.delivered!));
+    const partial = chain.map((s) => s.text).join('');
+    const base = canonicalOf(ex.view);
+    for (const planned of ex.plan?.attempts ?? []) {
+      if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
+      if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
+      const canonical = continuationRequest(base, partial, upstreamProtocolOf(planned.candidate.provider));
+      try {
+        const next = await this.openPlanned(ex, planned, null, { canonical, encoder: chain[0]!.encoder, prior, prefixTokens: this.deps.tokens.count(partial) });
+        if (next.kind === 'tstream') {
+          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
+          return next;
+        }
+        discard(next);
+      } catch (e) {
+        const failed = asGatewayError(e);
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: failed.channelId, error_class: failed.errorClass }, 'mid-stream continuation attempt failed');
+      }
+    }
+    return null;
+  }
+
+  /** One translated attempt's tokens: the upstream's usage, else an estimate (its prompt includes any prefix). */
+  private translatedUsageOf(ex: Exchange, o: OpenedTranslatedStream): { usage: TokenUsage; estimated: boolean } {
+    const usage = o.decoder.usage;
+    if (usage) {
+      const u = tokenUsage(usage);
+      // A failover attempt that broke may only have its start's usage (Anthropic's message_start): bill at least what it delivered.
+      if (o.failover && !o.sawFinish) u.output_tokens = Math.max(u.output_tokens, o.output.tokens(this.deps.tokens));
+      return { usage: u, estimated: false };
+    }
+    return {
+      usage: {
+        input_tokens: this.promptTokens(ex) + (o.cont?.prefixTokens ?? 0),
+        output_tokens: o.output.tokens(this.deps.tokens),
+        cached_input_tokens: 0,
+        reasoning_tokens: 0,
+      },
+      estimated: true,
+    };
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
@@ -723,40 +878,26 @@ export class ChatCompletionsHandler {
     reply.status(200).header('content-type', 'application/json').send(o.buf);
   }
 
-  private async commitStream(ex: Exchange, o: OpenedStream, reply: FastifyReply): Promise<void> {
+  private async commitStream(ex: Exchange, first: OpenedStream, reply: FastifyReply): Promise<void> {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS, 'x-request-id': ex.requestId });
+    let o = first;
     if (o.held.length > 0) raw.write(o.held);
-    const events: SseEvent[] = [];
-    let midStreamError: GatewayError | null = null;
-    try {
-      while (!o.ended) {
-        const next = await o.body.next();
-        if (next.done) {
-          o.parser.end(events);
-          o.ended = true;
-        } else o.parser.push(next.value, events);
-        if (events.length > 0) {
-          const out = this.encode(events, o);
-          events.length = 0;
-          if (out.length > 0) raw.write(out);
-        }
-      }
-    } catch (e) {
-      midStreamError = o.attempt.classifyThrown(e, true);
+    /** Every attempt whose output reached the client, in order (more than one after a mid-stream failover). */
+    const chain: OpenedStream[] = [o];
+    let midStreamError = await this.relay(ex, o, raw);
+    while (midStreamError && canFailOver(ex, o)) {
+      const next = await this.failOver(ex, chain, midStreamError);
+      if (!next) break;
+      o = next;
+      chain.push(o);
+      ex.winner = o.attempt;
+      if (o.held.length > 0) raw.write(o.held);
+      midStreamError = await this.relay(ex, o, raw);
     }
-    const complete = !midStreamError && (o.sawDone || o.observer.finished);
-    if (!complete && !midStreamError) {
-      midStreamError = new GatewayError('upstream_error', {
-        message: 'The upstream stream ended before the answer was complete.',
-        code: 'stream_interrupted',
-        errorClass: 'mid_stream',
-        provider: o.attempt.candidate.provider,
-        channelId: o.attempt.candidate.channel_id,
-      });
-    }
-    this.settleStreamUsage(ex, o);
+    if (chain.length > 1) this.settleChainUsage(ex, chain);
+    else this.settleStreamUsage(ex, o);
     if (midStreamError) {
       o.attempt.fail(midStreamError);
       endAttemptSpan(o.span, o.attempt, midStreamError);
@@ -771,9 +912,106 @@ export class ChatCompletionsHandler {
     }
     o.attempt.finish();
     endAttemptSpan(o.span, o.attempt, null);
-    this.report(ex, o.attempt, null, ex.usage?.output_tokens);
+    this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage)?.output_tokens);
     if (!o.sawDone) raw.write('data: [DONE]\n\n');
     raw.end();
+  }
+
+  /** Relays one attempt's stream to the client; the mid-stream failure, or null when it completed. */
+  private async relay(ex: Exchange, o: OpenedStream, raw: FastifyReply['raw']): Promise<GatewayError | null> {
+    const events: SseEvent[] = [];
+    try {
+      while (!o.ended && !o.brokeWithError) {
+        const next = await o.body.next();
+        if (next.done) {
+          o.parser.end(events);
+          o.ended = true;
+        } else o.parser.push(next.value, events);
+        if (events.length > 0) {
+          const out = this.encode(events, o);
+          events.length = 0;
+          if (out.length > 0) raw.write(out);
+        }
+      }
+    } catch (e) {
+      return o.attempt.classifyThrown(e, true);
+    }
+    if (o.brokeWithError) void o.body.return?.().catch(() => undefined);
+    if (o.brokeWithError || !(o.sawDone || o.observer.finished)) {
+      return new GatewayError('upstream_error', {
+        message: o.brokeWithError ? 'The upstream provider sent an error mid-stream.' : 'The upstream stream ended before the answer was complete.',
+        code: 'stream_interrupted',
+        errorClass: 'mid_stream',
+        provider: o.attempt.candidate.provider,
+        channelId: o.attempt.candidate.channel_id,
+      });
+    }
+    return null;
+  }
+
+  /**
+   * Mid-stream failover: closes the broken attempt's books (its delivered
+   * tokens, at its own price) and opens the plan's next untried
+   * OpenAI-protocol channel with the partial answer as an assistant message
+   * and a request to continue. Its chunks are rewritten to the first
+   * attempt's id, without a second role chunk, its usage chunk summed with
+   * what the earlier attempts delivered. Null when no channel could continue.
+   */
+  private async failOver(ex: Exchange, chain: OpenedStream[], err: GatewayError): Promise<OpenedStream | null> {
+    const broken = chain[chain.length - 1]!;
+    broken.attempt.fail(err);
+    endAttemptSpan(broken.span, broken.attempt, err);
+    this.report(ex, broken.attempt, err);
+    broken.attempt.delivered = this.streamUsageOf(ex, broken).usage;
+    const prior = sumUsage(chain.map((s) => s.attempt.delivered!));
+    const head = chain[0]!.observer;
+    const messages = Array.isArray(ex.view.body.messages) ? (ex.view.body.messages as unknown[]) : [];
+    const partial = chain.map((s) => s.observer.text).join('');
+    const cont: Continuation = {
+      body: { ...ex.view.body, messages: [...messages, { role: 'assistant', content: partial }, { role: 'user', content: CONTINUE_PROMPT }] },
+      rewrite: continuationRewriter(head.id, head.created, head.model, prior),
+    };
+    for (const planned of ex.plan?.attempts ?? []) {
+      if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
+      if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
+      if (upstreamProtocolOf(planned.candidate.provider) !== 'openai') continue;
+      try {
+        const next = await this.openPlanned(ex, planned, cont);
+        if (next.kind === 'stream') {
+          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
+          return next;
+        }
+        discard(next);
+      } catch (e) {
+        const failed = asGatewayError(e);
+        this.deps.log.warn({ request_id: ex.requestId, channel_id: failed.channelId, error_class: failed.errorClass }, 'mid-stream continuation attempt failed');
+      }
+    }
+    return null;
+  }
+
+  /** The tokens one attempt delivered: the upstream's usage, else an estimate from its prompt and output characters. */
+  private streamUsageOf(ex: Exchange, o: OpenedStream): { usage: TokenUsage; estimated: boolean } {
+    if (o.observer.usage) return { usage: o.observer.usage, estimated: false };
+    const body = o.cont?.body ?? ex.view.body;
+    return {
+      usage: { input_tokens: estimatePromptTokens(body.messages, this.deps.tokens), output_tokens: o.observer.output.tokens(this.deps.tokens), cached_input_tokens: 0, reasoning_tokens: 0 },
+      estimated: true,
+    };
+  }
+
+  /** After a failover: each attempt's delivered tokens kept on it (billed at its own price); the request's usage is their sum. */
+  private settleChainUsage(ex: Exchange, chain: OpenedStream[]): void {
+    let estimated = false;
+    for (const s of chain) {
+      const u = this.streamUsageOf(ex, s);
+      if (s.attempt.delivered === null || !u.estimated) s.attempt.delivered = u.usage;
+      estimated ||= u.estimated;
+    }
+    const last = chain[chain.length - 1]!;
+    ex.modelServed = last.observer.model || last.attempt.candidate.upstream_model;
+    ex.usage = sumUsage(chain.map((s) => s.attempt.delivered!));
+    ex.usageEstimated = estimated;
   }
 
   /** Events to wire text for the client, noting [DONE] and what the observer learns. */
@@ -784,7 +1022,15 @@ export class ChatCompletionsHandler {
       if (data === '[DONE]') {
         o.sawDone = true;
         out += 'data: [DONE]\n\n';
-      } else if (o.observer.observe(data)) out += `data: ${data}\n\n`;
+      } else if (o.observer.observe(data)) {
+        if (o.failover && o.observer.upstreamError !== undefined && o.observer.sawContent) {
+          // Held back: the stream may continue on another channel (or ends with our own error event).
+          o.brokeWithError = true;
+          break;
+        }
+        const d = o.cont === null ? data : o.cont.rewrite(data);
+        if (d !== null) out += `data: ${d}\n\n`;
+      }
     }
     return out;
   }
@@ -834,6 +1080,87 @@ function discard(o: Opened): void {
   o.attempt.fail(CANCELLED());
   endAttemptSpan(o.span, o.attempt, CANCELLED());
   if (o.kind === 'stream' || o.kind === 'tstream') void o.body.return?.().catch(() => undefined);
+}
+
+const MAX_ATTEMPTS = 32;
+
+/** Mid-stream failover asked for (key or request), fallbacks allowed, and one choice only. */
+function failoverWanted(ex: Exchange): boolean {
+  const n = ex.view.body.n;
+  return ex.prefs.mid_stream_failover && ex.prefs.allow_fallbacks && (n === undefined || n === null || n === 1);
+}
+
+/**
+ * A broken stream can continue elsewhere unless the client left, the answer
+ * already finished, or a tool call had started (its arguments cannot be
+ * resumed reliably from a partial JSON string).
+ */
+function canFailOver(ex: Exchange, o: OpenedStream): boolean {
+  return o.failover && !ex.clientGone && !o.observer.sawToolCall && !o.observer.finished;
+}
+
+function addCanonicalUsage(u: CanonicalUsage, prior: TokenUsage): CanonicalUsage {
+  return {
+    ...u,
+    input: u.input + prior.input_tokens,
+    output: u.output + prior.output_tokens,
+    cachedInput: u.cachedInput + prior.cached_input_tokens,
+    reasoning: u.reasoning + prior.reasoning_tokens,
+  };
+}
+
+/** The canonical request that asks the next channel to continue `partial` (see failOverTranslated). */
+function continuationRequest(base: CanonicalRequest, partial: string, upstream: Protocol): CanonicalRequest {
+  const prefix = upstream === 'anthropic' ? partial.trimEnd() : partial;
+  const messages: CanonicalMessage[] = [...base.messages];
+  if (prefix.length > 0) messages.push({ role: 'assistant', content: [{ type: 'text', text: prefix }] });
+  if (upstream === 'openai') messages.push({ role: 'user', content: [{ type: 'text', text: CONTINUE_PROMPT }] });
+  return { ...base, messages };
+}
+
+function sumUsage(us: readonly TokenUsage[]): TokenUsage {
+  const out = { ...ZERO_USAGE };
+  for (const u of us) {
+    out.input_tokens += u.input_tokens;
+    out.output_tokens += u.output_tokens;
+    out.cached_input_tokens += u.cached_input_tokens;
+    out.reasoning_tokens += u.reasoning_tokens;
+  }
+  return out;
+}
+
+/**
+ * Rewrites a continuation's chunks so the client sees one stream: the first
+ * attempt's id, created and model; no second role chunk; the usage chunk
+ * counting every attempt (`prior` = what the earlier attempts delivered).
+ */
+function continuationRewriter(id: string, created: number, model: string, prior: TokenUsage): (data: string) => string | null {
+  return (data) => {
+    let c: { id?: unknown; created?: unknown; model?: unknown; error?: unknown; usage?: Record<string, unknown> | null; choices?: Array<{ delta?: Record<string, unknown>; finish_reason?: unknown }> };
+    try {
+      c = JSON.parse(data) as typeof c;
+    } catch {
+      return data;
+    }
+    if (typeof c !== 'object' || c === null || c.error !== undefined) return data;
+    if (id) c.id = id;
+    if (created) c.created = created;
+    if (model) c.model = model;
+    const choice = Array.isArray(c.choices) ? c.choices[0] : undefined;
+    if (choice?.delta) {
+      delete choice.delta.role;
+      const empty = Object.values(choice.delta).every((v) => v === null || v === '' || (Array.isArray(v) && v.length === 0));
+      if (empty && !choice.finish_reason && !c.usage) return null;
+    }
+    if (c.usage && typeof c.usage === 'object') {
+      const u = c.usage;
+      const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+      u.prompt_tokens = num(u.prompt_tokens) + prior.input_tokens;
+      u.completion_tokens = num(u.completion_tokens) + prior.output_tokens;
+      u.total_tokens = num(u.prompt_tokens) + num(u.completion_tokens);
+    }
+    return JSON.stringify(c);
+  };
 }
 
 function tokenUsage(u: CanonicalUsage): TokenUsage {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { ErrorClass, PlanCandidate } from '@switchyard/contracts';
+import type { ErrorClass, PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { GatewayError, type TimeoutPhase } from '../errors/gateway-error';
 import type { UpstreamTimeouts } from '../ingress.config';
 import type { UpstreamHttpRequest } from '../providers/openai/api';
@@ -21,6 +21,12 @@ export class UpstreamAttempt {
   ttftMs: number | null = null;
   endedAt: number | null = null;
   errorClass: ErrorClass | null = null;
+  /**
+   * The tokens this attempt delivered to the client; set only when more than
+   * one attempt delivered (mid-stream failover), so each is billed at its own
+   * channel's price.
+   */
+  delivered: TokenUsage | null = null;
   private abortReason: GatewayError | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;

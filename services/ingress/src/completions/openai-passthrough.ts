@@ -3,7 +3,7 @@ import { recordRequest } from '../usage/request-record';
 import { admitOrThrow } from '../limits/admit';
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
-import { formatRouteErrors, keyRouteDefaults, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
+import { formatRouteErrors, keyRoutePolicy, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
 import type { ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import type { ChatDeps } from '../chat/chat-completions.handler';
@@ -80,7 +80,7 @@ export class OpenAIPassthrough {
     const key = await authenticate(this.deps.keys, request);
     const req = surface.read(request.body);
     const resolved = resolveRoutePreferences({
-      key: { defaults: keyRouteDefaults(key.route_mode, key.route_preset) },
+      key: keyRoutePolicy(key),
       header: typeof request.headers['x-switchyard-route'] === 'string' ? request.headers['x-switchyard-route'] : null,
       body: req.route,
     });

@@ -53,6 +53,9 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
   const ttft = winner?.ttftMs ?? null;
   const genMs = winner && ttft !== null ? winner.latencyMs - ttft : 0;
   const status = r.clientGone ? 499 : r.httpStatus;
+  // Served by more than one attempt (mid-stream failover): each priced at its own channel.
+  let splitCost: number | null = null;
+  for (const a of r.attempts) if (a.delivered) splitCost = (splitCost ?? 0) + costNano(a.delivered, a.candidate.price);
   const event: UsageEventV1 = {
     schema: USAGE_SCHEMA_V1,
     request_id: r.requestId,
@@ -77,6 +80,7 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
       started_after_ms: round2(a.startedAfterMs),
       latency_ms: round2(a.latencyMs),
       ttft_ms: a.ttftMs === null ? null : round2(a.ttftMs),
+      ...(a.delivered ? { usage: a.delivered, cost_nano: costNano(a.delivered, a.candidate.price) } : {}),
     })),
     usage,
     usage_estimated: r.usageEstimated,
@@ -84,7 +88,7 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
     latency_ms: round2(latencyMs),
     tokens_per_second: genMs > 0 && usage.output_tokens > 0 ? round2((usage.output_tokens * 1000) / genMs) : null,
     price,
-    cost_nano: winner ? costNano(usage, price) : 0,
+    cost_nano: splitCost ?? (winner ? costNano(usage, price) : 0),
   };
   r.span.setAttributes({
     'switchyard.channel_id': event.channel_id,

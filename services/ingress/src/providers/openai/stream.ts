@@ -3,6 +3,8 @@ import { readOpenAIUsage } from './usage';
 import { OutputTally } from '../../usage/token-estimate';
 
 interface ChunkShape {
+  id?: string;
+  created?: number;
   model?: string;
   choices?: Array<{ delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown[] }; finish_reason?: string | null }>;
   usage?: unknown;
@@ -24,8 +26,17 @@ export class OpenAIStreamObserver {
   /** Generated text, for an estimate when no usage arrives. */
   readonly output = new OutputTally();
   upstreamError: unknown = undefined;
+  /** A tool call's arguments started streaming: a break now cannot be continued elsewhere. */
+  sawToolCall = false;
+  /** With `keepText`: the visible text of choice 0 so far, and the stream's id and created. */
+  text = '';
+  id = '';
+  created = 0;
 
-  constructor(private readonly clientWantsUsage: boolean) {}
+  constructor(
+    private readonly clientWantsUsage: boolean,
+    private readonly keepText = false,
+  ) {}
 
   /** Returns true when the event should be forwarded to the client. */
   observe(data: string): boolean {
@@ -40,6 +51,10 @@ export class OpenAIStreamObserver {
       return true;
     }
     if (typeof chunk.model === 'string' && chunk.model) this.model = chunk.model;
+    if (this.keepText && this.id === '' && typeof chunk.id === 'string') {
+      this.id = chunk.id;
+      if (typeof chunk.created === 'number') this.created = chunk.created;
+    }
     const choices = chunk.choices;
     if (choices) {
       for (let i = 0; i < choices.length; i++) {
@@ -49,6 +64,7 @@ export class OpenAIStreamObserver {
           if (typeof d.content === 'string' && d.content.length > 0) {
             this.sawContent = true;
             this.output.push(d.content);
+            if (this.keepText && i === 0) this.text += d.content;
           }
           if (typeof d.reasoning_content === 'string' && d.reasoning_content.length > 0) {
             this.sawContent = true;
@@ -56,6 +72,7 @@ export class OpenAIStreamObserver {
           }
           if (d.tool_calls && d.tool_calls.length > 0) {
             this.sawContent = true;
+            this.sawToolCall = true;
             for (const call of d.tool_calls) {
               const fn = (call as { function?: { name?: unknown; arguments?: unknown } }).function;
               if (typeof fn?.name === 'string') this.output.push(fn.name);
