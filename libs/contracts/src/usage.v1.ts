@@ -39,6 +39,14 @@ export const tokenUsageSchema = z.object({
   output_tokens: count,
   cached_input_tokens: count,
   reasoning_tokens: count,
+  /**
+   * Part of input_tokens written to the provider's prompt cache on this
+   * request (Anthropic's `cache_creation_input_tokens`), billed at the
+   * cache-write rate. Disjoint from cached_input_tokens (cache reads), so
+   * input_tokens ≥ cached_input_tokens + cache_write_input_tokens. Absent
+   * (older producers, providers that do not report it): 0.
+   */
+  cache_write_input_tokens: count.optional(),
 });
 export type TokenUsage = z.infer<typeof tokenUsageSchema>;
 
@@ -47,6 +55,8 @@ export const priceSnapshotSchema = z.object({
   input_nano_per_mtok: nanoUsd.nonnegative(),
   output_nano_per_mtok: nanoUsd.nonnegative(),
   cached_input_nano_per_mtok: nanoUsd.nonnegative(),
+  /** Rate of cache-write input tokens; absent: the input rate. */
+  cache_write_nano_per_mtok: nanoUsd.nonnegative().optional(),
 });
 export type PriceSnapshot = z.infer<typeof priceSnapshotSchema>;
 

@@ -103,6 +103,18 @@ export const ADMIN_OPENAPI = {
               provider: { type: 'string', enum: ['openai', 'azure-openai', 'anthropic', 'gemini', 'openai-compatible'] },
               base_url: str(),
               api_key: str('Upstream credential; absent keeps the stored one'),
+              credential: obj(
+                {
+                  type: { type: 'string', enum: ['oauth'] },
+                  client_id: str(),
+                  client_secret: str(),
+                  token_url: str('OAuth token endpoint (grant_type=refresh_token, client auth by HTTP Basic)'),
+                  refresh_token: str(),
+                  scope: str(),
+                },
+                ['type', 'client_id', 'client_secret', 'token_url', 'refresh_token'],
+              ),
+              api_version: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(-preview)?$', description: 'Azure OpenAI api-version (required for azure-openai)' },
               priority: int(),
               weight: int(),
               enabled: { type: 'boolean' },

@@ -77,7 +77,7 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
     const ppm = multipliers.get(e.key_id) ?? PPM;
     const estimate = BigInt(e.cost_nano);
     const amount = price
-      ? chargeNano({ ...e.usage, cache_write_tokens: 0 }, price, ppm)
+      ? chargeNano({ ...e.usage, cache_write_tokens: e.usage.cache_write_input_tokens ?? 0 }, price, ppm)
       : applyMultiplier(estimate, ppm);
     out.set(e.request_id, { amount_nano: amount, estimate_nano: estimate, price_id: price?.id ?? null, multiplier_ppm: ppm });
   }
