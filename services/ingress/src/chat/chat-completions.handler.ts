@@ -13,13 +13,14 @@ import type { PlanStore } from '../plan/plan.store';
 import { buildChatCompletionsRequest } from '../providers/openai/api';
 import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
-import type { CredentialCache } from '../upstream/credential.cache';
+import type { ChannelAccess, CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { estimateTokensFromChars, promptChars } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
 import {
   CLIENT_PROTOCOLS,
   SseParser,
+  parseModelVariant,
   type SseEvent,
   UPSTREAM_PROTOCOLS,
   formatSse,
@@ -51,6 +52,7 @@ import {
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt, abortAttemptsOnClientClose } from './upstream-attempt';
+import { applyModelVariant, resolveModel } from './model-variant.resolution';
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
@@ -174,7 +176,7 @@ export class ChatCompletionsHandler {
       });
     }
     const prefs = resolved.value;
-    if (!key.allowsModel(view.model)) {
+    if (!key.allowsModel(view.model) && !key.allowsModel(parseModelVariant(view.model).base)) {
       throw new GatewayError('permission_denied', {
         message: `This API key may not use the model '${view.model}'.`,
         code: 'model_not_allowed',
@@ -184,13 +186,16 @@ export class ChatCompletionsHandler {
     await admitOrThrow(this.deps.limiter, key, reply);
     const plan = this.deps.plans.current;
     if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
-    const candidates = plan.models.get(view.model);
-    if (!candidates) {
+    const resolvedModel = resolveModel(plan.models, view.model);
+    if (!resolvedModel) {
       throw new GatewayError('model_not_found', {
         message: `The model '${view.model}' does not exist or is not served by any channel.`,
         param: 'model',
       });
     }
+    // A variant (`-high`, `-thinking-2048`, …) routes by its base model with its reasoning applied.
+    applyModelVariant(view, resolvedModel);
+    const candidates = resolvedModel.candidates;
 
     const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
@@ -441,10 +446,10 @@ export class ChatCompletionsHandler {
       trace.setSpan(ROOT_CONTEXT, ex.span),
     );
     try {
-      const apiKey = await this.deps.credentials.get(candidate.channel_id);
+      const access = await this.deps.credentials.access(candidate.channel_id);
       const upstream = upstreamProtocolOf(candidate.provider);
-      if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey);
-      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, apiKey));
+      if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, access);
+      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, access));
       if (!ex.view.stream) {
         const { buf, parsed: body } = await attempt.readJson(res);
         const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
@@ -529,11 +534,11 @@ export class ChatCompletionsHandler {
     attempt: UpstreamAttempt,
     span: Span,
     upstream: Protocol,
-    apiKey: string | null,
+    access: ChannelAccess,
   ): Promise<OpenedTranslatedJson | OpenedTranslatedStream> {
     const canonical = canonicalOf(ex.view);
     const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
-    const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
+    const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, access));
     if (!canonical.stream) {
       const { parsed } = await attempt.readJson(res);
       let response: CanonicalResponse;
@@ -802,7 +807,7 @@ export class ChatCompletionsHandler {
       startedAt: ex.startedAt,
       span: ex.span,
       key: ex.key,
-      modelRequested: ex.view.model,
+      modelRequested: ex.view.requestedModel ?? ex.view.model,
       modelServed: ex.modelServed,
       routeMode: ex.mode,
       stream: ex.view.stream,
@@ -827,7 +832,9 @@ function discard(o: Opened): void {
 }
 
 function tokenUsage(u: CanonicalUsage): TokenUsage {
-  return { input_tokens: u.input, output_tokens: u.output, cached_input_tokens: u.cachedInput, reasoning_tokens: u.reasoning };
+  const t: TokenUsage = { input_tokens: u.input, output_tokens: u.output, cached_input_tokens: u.cachedInput, reasoning_tokens: u.reasoning };
+  if (u.cacheWrite > 0) t.cache_write_input_tokens = u.cacheWrite;
+  return t;
 }
 
 function sleep(ms: number): Promise<void> {
