@@ -165,9 +165,11 @@ describe('OAuth refresh-token channel', () => {
     }
     // Every upstream request carried a token that was valid then (the fake answers 401 otherwise).
     expect(oauthUp.requests.filter((r) => r.path === '/v1/chat/completions').every((r) => r.status === 200)).toBe(true);
-    // One refresh per token lifetime (15 requests, 3 lifetimes), not one per request.
+    // About one refresh per token lifetime (15 requests over 3 lifetimes; a slow run may add a
+    // background refresh near expiry), not one per request.
     const refreshes = issuer.tokenRequests - before;
-    expect(refreshes).toBe(3);
+    expect(refreshes).toBeGreaterThanOrEqual(3);
+    expect(refreshes).toBeLessThanOrEqual(5);
 
     const secrets = [OAUTH.clientSecret, OAUTH.refreshToken, ...issuer.issuedTokens()];
     for (const id of ids) {
