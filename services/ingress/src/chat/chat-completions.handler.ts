@@ -447,6 +447,7 @@ export class ChatCompletionsHandler {
     );
     try {
       const access = await this.deps.credentials.access(candidate.channel_id);
+      if (access.scheme === 'bearer') attempt.onAuthRejected = this.deps.credentials.rejecter(candidate.channel_id, access);
       const upstream = upstreamProtocolOf(candidate.provider);
       if (ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, access);
       const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, ex.view.body, access));

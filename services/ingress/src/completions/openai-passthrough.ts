@@ -202,6 +202,7 @@ export class OpenAIPassthrough {
     const candidate = attempt.candidate;
     const access = await this.deps.credentials.access(candidate.channel_id);
     const target = openAIEndpoint(candidate, access, surface.upstreamPath === '/embeddings' ? 'embeddings' : 'completions');
+    if (access.scheme === 'bearer') attempt.onAuthRejected = this.deps.credentials.rejecter(candidate.channel_id, access);
     const out: Record<string, unknown> = { ...ex.req.body, model: candidate.upstream_model };
     delete out.route;
     if (ex.req.stream) {

@@ -105,9 +105,16 @@ export class CredentialCache {
     return { token, scheme: 'bearer', apiVersion: e.apiVersion };
   }
 
-  /** The upstream refused an access token (401): the next request refreshes first. */
+  /** The upstream refused an access token (401/403): the next request refreshes first. */
   rejectToken(channelId: string, token: string): void {
     this.sources.get(channelId)?.source.invalidate(token);
+  }
+
+  /** A callback for an attempt made with `access`: forgets its OAuth token if the upstream refuses it. */
+  rejecter(channelId: string, access: ChannelAccess): (() => void) | undefined {
+    const token = access.token;
+    if (access.scheme !== 'bearer' || token === null) return undefined;
+    return () => this.rejectToken(channelId, token);
   }
 
   private entry(channelId: string): Entry | Promise<Entry> {
