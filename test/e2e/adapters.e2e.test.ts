@@ -89,7 +89,7 @@ beforeAll(async () => {
   ];
   stack = await startStack({
     channels: [
-      { id: 'azure', provider: 'azure-openai', baseUrl: origin(azureUp), apiKey: AZURE_KEY, extraArgs: ['--api-version', '2024-10-21'], models: [{ model: 'azure-4o', upstream: 'prod-4o', ...price }] },
+      { id: 'azure', provider: 'azure-openai', baseUrl: origin(azureUp), apiKey: AZURE_KEY, extraArgs: ['--api-version', '2024-10-21'], models: [{ model: 'azure-4o', upstream: 'prod-4o', ...price }, { model: 'azure-embed', upstream: 'embed-3-small', ...price }] },
       { id: 'oauth', baseUrl: oauthUp.url, extraArgs: oauthArgs(OAUTH.clientSecret), models: [{ model: 'oauth-4o', upstream: 'gpt-4o', ...price }] },
       { id: 'oauth-bad', baseUrl: oauthUp.url, extraArgs: oauthArgs('not-the-secret-QQQ'), models: [{ model: 'oauth-bad-4o', upstream: 'gpt-4o', ...price }] },
       { id: 'oai', baseUrl: openaiUp.url, models: [{ model: 'o4-mini', ...price }] },
@@ -140,6 +140,16 @@ describe('Azure OpenAI channel', () => {
     expect(azureUp.requests.at(-1)!.query).toBe('api-version=2024-10-21');
     const { row: srow } = await booked(sr.headers.get('x-request-id')!);
     expect(srow).toMatchObject({ channel_id: 'azure', output_tokens: usage!.completion_tokens });
+  });
+
+  it('serves embeddings from the embeddings deployment', async () => {
+    const { data, response } = await client().embeddings.create({ model: 'azure-embed', input: 'embed me' }).withResponse();
+    expect(data.data[0]!.embedding.length).toBeGreaterThan(0);
+    const rec = azureUp.requests.at(-1)!;
+    expect(rec.path).toBe('/openai/deployments/embed-3-small/embeddings');
+    expect(rec.query).toBe('api-version=2024-10-21');
+    const { row } = await booked(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ channel_id: 'azure', model_requested: 'azure-embed', status: 'ok' });
   });
 });
 
