@@ -19,6 +19,8 @@ export interface ChannelAccess {
 }
 
 interface Entry {
+  /** Static-key channels: the same object for every request. */
+  access: ChannelAccess;
   apiKey: string | null;
   apiVersion: string | undefined;
   oauth: OAuthTokenSource | null;
@@ -26,7 +28,7 @@ interface Entry {
   grantId: string | null;
 }
 
-const NO_ACCESS: ChannelAccess = { token: null, scheme: 'key', apiVersion: undefined };
+const NO_ACCESS: ChannelAccess = Object.freeze({ token: null, scheme: 'key', apiVersion: undefined });
 
 /** Token endpoint call through undici, bounded by `timeoutMs`. */
 export function undiciTokenPost(timeoutMs: number): TokenPost {
@@ -95,7 +97,7 @@ export class CredentialCache {
    */
   async access(channelId: string): Promise<ChannelAccess> {
     const e = this.entries.get(channelId) ?? (await this.entry(channelId));
-    if (!e.oauth) return e.apiKey === null && e.apiVersion === undefined ? NO_ACCESS : { token: e.apiKey, scheme: 'key', apiVersion: e.apiVersion };
+    if (!e.oauth) return e.access;
     let token: string;
     try {
       token = await e.oauth.token();
@@ -153,7 +155,9 @@ export class CredentialCache {
     const apiVersion = reply.settings?.api_version;
     if (!reply.found || !reply.oauth) {
       this.sources.delete(channelId);
-      return { apiKey: reply.found ? reply.api_key : null, apiVersion, oauth: null, grantId: null };
+      const apiKey = reply.found ? reply.api_key : null;
+      const access: ChannelAccess = apiKey === null && apiVersion === undefined ? NO_ACCESS : { token: apiKey, scheme: 'key', apiVersion };
+      return { access, apiKey, apiVersion, oauth: null, grantId: null };
     }
     const grant: OAuthGrant = reply.oauth;
     const grantId = JSON.stringify([grant.client_id, grant.client_secret, grant.token_url, grant.refresh_token, grant.scope ?? '']);
@@ -162,7 +166,7 @@ export class CredentialCache {
       kept = { grantId, source: new OAuthTokenSource(grant, { post: this.tokenPost, now: this.now }) };
       this.sources.set(channelId, kept);
     }
-    return { apiKey: null, apiVersion, oauth: kept.source, grantId };
+    return { access: NO_ACCESS, apiKey: null, apiVersion, oauth: kept.source, grantId };
   }
 }
 
