@@ -20,7 +20,6 @@ import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestVi
 import {
   CLIENT_PROTOCOLS,
   SseParser,
-  parseModelVariant,
   type SseEvent,
   UPSTREAM_PROTOCOLS,
   formatSse,
@@ -52,7 +51,7 @@ import {
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt, abortAttemptsOnClientClose } from './upstream-attempt';
-import { applyModelVariant, resolveModel } from './model-variant.resolution';
+import { applyModelVariant, resolveModel, variantOfAllowedModel } from './model-variant.resolution';
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
@@ -176,7 +175,7 @@ export class ChatCompletionsHandler {
       });
     }
     const prefs = resolved.value;
-    if (!key.allowsModel(view.model) && !key.allowsModel(parseModelVariant(view.model).base)) {
+    if (!key.allowsModel(view.model) && !variantOfAllowedModel(key, this.deps.plans.current?.models, view.model)) {
       throw new GatewayError('permission_denied', {
         message: `This API key may not use the model '${view.model}'.`,
         code: 'model_not_allowed',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanCandidate } from '@switchyard/contracts';
-import { applyModelVariant, resolveModel } from './model-variant.resolution';
+import { applyModelVariant, resolveModel, variantOfAllowedModel } from './model-variant.resolution';
 import { canonicalOf, readChatRequest, readTranslatedRequest } from './chat-request.validation';
 
 const c = (id: string): PlanCandidate => ({
@@ -62,5 +62,15 @@ describe('applyModelVariant', () => {
     applyModelVariant(view, resolveModel(models, 'claude-sonnet-high')!);
     expect(view.model).toBe('claude-sonnet');
     expect(view.canonical!.reasoning).toEqual({ effort: 'high' });
+  });
+});
+
+describe('variantOfAllowedModel', () => {
+  const key = { allowsModel: (m: string) => m === 'o4-mini' || m === 'o3-mini' };
+  it('lets a key allowed the base use its variants, but not a distinct catalog model that looks like one', () => {
+    expect(variantOfAllowedModel(key, models, 'o4-mini-high')).toBe(true);
+    expect(variantOfAllowedModel(key, models, 'o3-mini-high')).toBe(false); // a real model of its own
+    expect(variantOfAllowedModel(key, models, 'claude-sonnet-high')).toBe(false);
+    expect(variantOfAllowedModel(key, undefined, 'o4-mini-high')).toBe(false);
   });
 });

@@ -27,6 +27,16 @@ export function resolveModel(models: ReadonlyMap<string, readonly PlanCandidate[
 }
 
 /**
+ * A key allowed a base model may use its variants: true when `requested` is
+ * not itself in the catalog, is a variant, and the key allows its base.
+ */
+export function variantOfAllowedModel(key: { allowsModel(model: string): boolean }, models: ReadonlyMap<string, unknown> | undefined, requested: string): boolean {
+  if (!models || models.has(requested)) return false;
+  const v = parseModelVariant(requested);
+  return v.suffix !== null && v.reasoning !== null && key.allowsModel(v.base);
+}
+
+/**
  * Makes the request ask for the variant's reasoning, whatever the client's
  * body said: the canonical request (every translated path) gets it as its
  * reasoning config — each upstream builder turns it into its own parameter
