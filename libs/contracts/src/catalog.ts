@@ -38,6 +38,8 @@ export const channelCredentialReplySchema = z.object({
       token_url: z.string().url(),
       refresh_token: z.string().min(1),
       scope: z.string().optional(),
+      /** RFC 6749 §2.3.1 client authentication: HTTP Basic (default) or client_id/client_secret in the form. */
+      client_auth: z.enum(['basic', 'post']).optional(),
     })
     .optional(),
   /** Non-secret per-channel settings (Azure OpenAI's `api_version`). */

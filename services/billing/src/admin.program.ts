@@ -46,7 +46,8 @@ export const USAGE = `usage: npm run admin -- <command> [options] [--json]
                   --base-url URL [--api-key KEY] [--priority N] [--weight N] [--disabled]
                   [--api-version 2024-10-21]   (azure-openai: required)
                   [--oauth-client-id ID --oauth-client-secret S --oauth-token-url URL
-                   --oauth-refresh-token T [--oauth-scope S]]   (an OAuth refresh-token grant instead of --api-key)
+                   --oauth-refresh-token T [--oauth-scope S] [--oauth-client-auth basic|post]]
+                                               (an OAuth refresh-token grant instead of --api-key)
                   --model PUBLIC[=UPSTREAM] (repeat per model; the list replaces the channel's models)
   set-price       --channel ID --model PUBLIC --input-usd-per-mtok 0.15 --output-usd-per-mtok 0.60
                   [--cached-input-usd-per-mtok 0.075] [--cache-write-usd-per-mtok 0.1875]
@@ -85,6 +86,7 @@ const OPTIONS: Record<string, Options> = {
     'oauth-token-url': s,
     'oauth-refresh-token': s,
     'oauth-scope': s,
+    'oauth-client-auth': s,
     priority: s,
     weight: s,
     model: { type: 'string', multiple: true },
@@ -111,7 +113,7 @@ export interface AdminIo {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
-const OAUTH_FLAGS = ['oauth-client-id', 'oauth-client-secret', 'oauth-token-url', 'oauth-refresh-token', 'oauth-scope'] as const;
+const OAUTH_FLAGS = ['oauth-client-id', 'oauth-client-secret', 'oauth-token-url', 'oauth-refresh-token', 'oauth-scope', 'oauth-client-auth'] as const;
 
 /** A printable rendering of a command result: text lines, the JSON object, warnings for stderr. */
 interface Output {
@@ -311,6 +313,7 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
                 token_url: str(v, 'oauth-token-url'),
                 refresh_token: str(v, 'oauth-refresh-token'),
                 scope: str(v, 'oauth-scope'),
+                client_auth: str(v, 'oauth-client-auth'),
               },
             }
           : {}),

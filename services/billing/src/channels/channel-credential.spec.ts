@@ -27,6 +27,8 @@ describe('checkOAuthCredential', () => {
     expect(missing).toEqual({ ok: false, reason: 'the oauth credential needs client_secret' });
     expect(checkOAuthCredential({ ...grant, token_url: 'ftp://x/t' })).toMatchObject({ ok: false, reason: expect.stringMatching(/token_url/) });
     expect(checkOAuthCredential({ ...grant, type: 'api_key' })).toMatchObject({ ok: false });
+    expect(checkOAuthCredential({ ...grant, client_auth: 'jwt' })).toMatchObject({ ok: false, reason: expect.stringMatching(/client_auth/) });
+    expect(checkOAuthCredential({ ...grant, client_auth: 'post' })).toMatchObject({ ok: true, value: { client_auth: 'post' } });
     expect(checkOAuthCredential('secret-string')).toMatchObject({ ok: false, reason: 'the oauth credential must be an object' });
     expect(readOAuthCredential('not json')).toBeNull();
   });

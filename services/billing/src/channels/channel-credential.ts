@@ -18,6 +18,8 @@ export interface OAuthCredential {
   token_url: string;
   refresh_token: string;
   scope?: string;
+  /** Client authentication at the token endpoint (RFC 6749 §2.3.1): HTTP Basic (default) or in the form body. */
+  client_auth?: 'basic' | 'post';
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -62,7 +64,20 @@ export function checkOAuthCredential(input: unknown): Checked<OAuthCredential> {
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return { ok: false, reason: 'oauth token_url must be an http(s) URL' };
   if (o.scope !== undefined && typeof o.scope !== 'string') return { ok: false, reason: 'oauth scope must be a string' };
-  return { ok: true, value: { type: 'oauth', client_id: client_id!, client_secret: client_secret!, token_url: url.toString(), refresh_token: refresh_token!, ...(scope ? { scope } : {}) } };
+  if (o.client_auth !== undefined && o.client_auth !== 'basic' && o.client_auth !== 'post') return { ok: false, reason: 'oauth client_auth must be "basic" or "post"' };
+  const clientAuth = o.client_auth as 'basic' | 'post' | undefined;
+  return {
+    ok: true,
+    value: {
+      type: 'oauth',
+      client_id: client_id!,
+      client_secret: client_secret!,
+      token_url: url.toString(),
+      refresh_token: refresh_token!,
+      ...(scope ? { scope } : {}),
+      ...(clientAuth ? { client_auth: clientAuth } : {}),
+    },
+  };
 }
 
 /** The OAuth grant from a decrypted credential; null when it does not parse (never echoes the value). */

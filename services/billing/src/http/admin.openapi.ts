@@ -111,6 +111,7 @@ export const ADMIN_OPENAPI = {
                   token_url: str('OAuth token endpoint (grant_type=refresh_token, client auth by HTTP Basic)'),
                   refresh_token: str(),
                   scope: str(),
+                  client_auth: { type: 'string', enum: ['basic', 'post'], description: 'Client authentication at the token endpoint (default basic)' },
                 },
                 ['type', 'client_id', 'client_secret', 'token_url', 'refresh_token'],
               ),

@@ -62,7 +62,7 @@ export async function channelCredential(db: Kysely<DB>, data: Uint8Array, creden
   if (row?.credential_type === 'oauth') {
     // A grant that no longer parses is sent as no credential: the upstream's 401 then takes the channel out.
     const grant = plain === null ? null : readOAuthCredential(plain);
-    const oauth = grant ? { client_id: grant.client_id, client_secret: grant.client_secret, token_url: grant.token_url, refresh_token: grant.refresh_token, ...(grant.scope ? { scope: grant.scope } : {}) } : undefined;
+    const oauth = grant ? { client_id: grant.client_id, client_secret: grant.client_secret, token_url: grant.token_url, refresh_token: grant.refresh_token, ...(grant.scope ? { scope: grant.scope } : {}), ...(grant.client_auth ? { client_auth: grant.client_auth } : {}) } : undefined;
     return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: true, api_key: null, ...(oauth ? { oauth } : {}), ...(settings ? { settings } : {}) });
   }
   return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: plain, ...(settings ? { settings } : {}) });

@@ -60,6 +60,14 @@ describe('CredentialCache', () => {
     expect(new URLSearchParams(ep.calls[1]!.body).get('refresh_token')).toBe('rt-secret-2');
   });
 
+  it('authenticates the client in the form when the grant says client_auth "post"', async () => {
+    const ep = tokenEndpoint();
+    const cache = new CredentialCache(billing({ o: { found: true, api_key: null, oauth: { ...GRANT, client_auth: 'post' } } }).nc, { timeoutMs: 1000, tokenPost: ep.post });
+    await cache.access('o');
+    expect(new URLSearchParams(ep.calls[0]!.body).get('client_secret')).toBe('cs-secret-1');
+    expect(ep.calls[0]!.headers).not.toHaveProperty('authorization');
+  });
+
   it('a token the upstream refused is dropped: the next request refreshes', async () => {
     const ep = tokenEndpoint();
     const cache = new CredentialCache(billing({ o: { found: true, api_key: null, oauth: GRANT } }).nc, { timeoutMs: 1000, tokenPost: ep.post });

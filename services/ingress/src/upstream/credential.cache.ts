@@ -160,7 +160,7 @@ export class CredentialCache {
       return { access, apiKey, apiVersion, oauth: null, grantId: null };
     }
     const grant: OAuthGrant = reply.oauth;
-    const grantId = JSON.stringify([grant.client_id, grant.client_secret, grant.token_url, grant.refresh_token, grant.scope ?? '']);
+    const grantId = JSON.stringify([grant.client_id, grant.client_secret, grant.token_url, grant.refresh_token, grant.scope ?? '', grant.client_auth ?? 'basic']);
     let kept = this.sources.get(channelId);
     if (!kept || kept.grantId !== grantId) {
       kept = { grantId, source: new OAuthTokenSource(grant, { post: this.tokenPost, now: this.now }) };

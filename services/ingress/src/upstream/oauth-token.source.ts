@@ -22,6 +22,8 @@ export interface OAuthGrant {
   token_url: string;
   refresh_token: string;
   scope?: string;
+  /** See OAuthTokenSourceOptions.clientAuth (the options win when both are given). */
+  client_auth?: 'basic' | 'post';
 }
 
 export interface TokenHttpRequest {
@@ -140,7 +142,7 @@ export class OAuthTokenSource {
     const form: string[] = ['grant_type=refresh_token', `refresh_token=${formEncode(this.refreshToken)}`];
     if (this.grant.scope) form.push(`scope=${formEncode(this.grant.scope)}`);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    if ((this.opts.clientAuth ?? 'basic') === 'basic') {
+    if ((this.opts.clientAuth ?? this.grant.client_auth ?? 'basic') === 'basic') {
       headers.authorization = `Basic ${Buffer.from(`${formEncode(this.grant.client_id)}:${formEncode(this.grant.client_secret)}`).toString('base64')}`;
     } else {
       form.push(`client_id=${formEncode(this.grant.client_id)}`, `client_secret=${formEncode(this.grant.client_secret)}`);
