@@ -53,21 +53,25 @@ interface Row {
 }
 
 /** The request's ClickHouse row (every column, as JSON text too) and its ledger amount (null: none). */
-async function booked(requestId: string, ledger = true): Promise<{ row: Row; raw: string; amount: bigint | null }> {
+async function booked(requestId: string, ledger = true): Promise<{ row: Row; raw: string; amount: bigint | null; priceId: string | null }> {
   const id = requestId.replace(/[^0-9a-zA-Z-]/g, '');
   const raw = await until('usage row', async () => {
     const out = await clickhouseQuery(stack.urls.clickhouseUrl, `SELECT * FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${id}' FORMAT JSONEachRow`);
     return out.trim() ? out.trim() : undefined;
   });
   let amount: bigint | null = null;
+  let priceId: string | null = null;
   if (ledger) {
     const rows = await until('ledger row', async () => {
-      const r = await pg.query<{ amount: string }>('SELECT amount_nano::text AS amount FROM ledger WHERE request_id = $1', [requestId]);
+      const r = await pg.query<{ amount: string; price_id: string | null }>('SELECT amount_nano::text AS amount, price_id::text AS price_id FROM ledger WHERE request_id = $1', [
+        requestId,
+      ]);
       return r.rows.length ? r.rows : undefined;
     });
     amount = BigInt(rows[0]!.amount);
+    priceId = rows[0]!.price_id;
   }
-  return { row: JSON.parse(raw.split('\n')[0]!) as Row, raw, amount };
+  return { row: JSON.parse(raw.split('\n')[0]!) as Row, raw, amount, priceId };
 }
 
 const client = () => new OpenAI({ baseURL: `${stack.ingressUrl}/v1`, apiKey: stack.apiKey, maxRetries: 0 });
@@ -228,8 +232,11 @@ describe('model-variant suffixes', () => {
       const { data, response } = await client().chat.completions.create({ model: c.model, messages: [{ role: 'user', content: 'think' }] }).withResponse();
       expect(data.choices[0]!.message.content, c.model).toBe('hi hi ');
       c.check(c.up().requests.at(-1)!.body as Record<string, unknown>);
-      const { row } = await booked(response.headers.get('x-request-id')!);
+      const { row, priceId, amount } = await booked(response.headers.get('x-request-id')!);
       expect(row).toMatchObject({ model_requested: c.model, channel_id: c.channel, status: 'ok' });
+      // Billed at the base model's price ($1/M in, $2/M out), not just the ingress estimate.
+      expect(priceId, c.model).not.toBeNull();
+      expect(amount! < 0n ? -amount! : amount!).toBe(BigInt(row.input_tokens * 1000 + row.output_tokens * 2000));
     }
     // A variant of a model nobody serves is still a 404, and variants are not listed.
     await expect(client().chat.completions.create({ model: 'gpt-9-high', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });

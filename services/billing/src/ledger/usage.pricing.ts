@@ -26,14 +26,15 @@ const pairKey = (channel: string, model: string) => `${channel}\u0000${model}`;
  * every (channel, model) in the batch, and the group multiplier of every key.
  * Each event is priced with the row in force at its `occurred_at` (latest
  * `effective_from` not after it; ties: latest id), looked up under the public
- * model the client asked for, then under the served model. The multiplier is
+ * model the client asked for, then under the served model, then (a model
+ * variant) under the longest priced dash-prefix of the asked id. The multiplier is
  * the key's group's current one (1 without a group or for an unknown key).
  */
 export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[]): Promise<Map<string, UsageCharge>> {
   const channels = [...new Set(events.map((e) => e.channel_id).filter((c) => c !== ''))];
   const history = new Map<string, PriceVersion[]>();
   if (channels.length > 0) {
-    const models = [...new Set(events.flatMap((e) => [e.model_requested, e.model_served]).filter((m) => m !== ''))];
+    const models = [...new Set(events.flatMap((e) => [e.model_requested, e.model_served, ...dashPrefixes(e.model_requested)]).filter((m) => m !== ''))];
     const rows = await db
       .selectFrom('prices')
       .selectAll()
@@ -73,7 +74,10 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
   const out = new Map<string, UsageCharge>();
   for (const e of events) {
     const at = Date.parse(e.occurred_at);
-    const price = inForce(history.get(pairKey(e.channel_id, e.model_requested)), at) ?? inForce(history.get(pairKey(e.channel_id, e.model_served)), at);
+    const price =
+      inForce(history.get(pairKey(e.channel_id, e.model_requested)), at) ??
+      inForce(history.get(pairKey(e.channel_id, e.model_served)), at) ??
+      variantBasePrice(history, e.channel_id, e.model_requested, at);
     const ppm = multipliers.get(e.key_id) ?? PPM;
     const estimate = BigInt(e.cost_nano);
     const amount = price
@@ -82,6 +86,31 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
     out.set(e.request_id, { amount_nano: amount, estimate_nano: estimate, price_id: price?.id ?? null, multiplier_ppm: ppm });
   }
   return out;
+}
+
+/**
+ * `a-b-c-d` → `a-b-c`, `a-b`, `a`: where the base of a model variant
+ * (`o4-mini-high`, `claude-sonnet-thinking-2048`) can be.
+ */
+function dashPrefixes(model: string): string[] {
+  const out: string[] = [];
+  for (let i = model.lastIndexOf('-'); i > 0; i = model.lastIndexOf('-', i - 1)) out.push(model.slice(0, i));
+  return out;
+}
+
+/**
+ * A model variant (the client sent `o4-mini-high`, ingress routed it to
+ * `o4-mini`) is priced as its base: the longest dash-prefix of the requested
+ * id priced on the channel that served it. Sound because the catalog only
+ * routes priced models, so a requested id without a price of its own on the
+ * serving channel can only be a variant of one that has one.
+ */
+function variantBasePrice(history: Map<string, PriceVersion[]>, channel: string, requested: string, at: number): PriceVersion | undefined {
+  for (const base of dashPrefixes(requested)) {
+    const p = inForce(history.get(pairKey(channel, base)), at);
+    if (p) return p;
+  }
+  return undefined;
 }
 
 /** The first version (newest first) in force at `at`. */
