@@ -163,6 +163,52 @@ describe('admin REST API', () => {
     expect(reply).toEqual({ channel_id: 'fast', found: true, api_key: 'sk-upstream-secret-0001' });
   });
 
+  it('stores an OAuth refresh-token credential encrypted, never returns it, and hands the grant to ingress', async () => {
+    const grant = { type: 'oauth', client_id: 'cid', client_secret: 'oauth-secret-0003', token_url: 'https://login.example/token', refresh_token: 'oauth-rt-0004', scope: 'llm' };
+    const r = await call('PUT', '/admin/v1/channels/entra', { provider: 'azure-openai', base_url: 'https://res.openai.azure.com', credential: grant, api_version: '2024-10-21', models: ['gpt-4o=prod-4o'] });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ has_credential: true, credential_type: 'oauth', settings: { api_version: '2024-10-21' } });
+    const raw = await db.selectFrom('channels').select(['credential', 'credential_type']).where('id', '=', 'entra').executeTakeFirstOrThrow();
+    expect(raw.credential).toMatch(/^enc:v1:/);
+    expect(raw.credential_type).toBe('oauth');
+    for (const view of [r.body, (await call('GET', '/admin/v1/channels')).body, (await call('GET', '/admin/v1/channels/entra')).body]) {
+      const text = JSON.stringify(view);
+      expect(text).not.toContain('oauth-secret-0003');
+      expect(text).not.toContain('oauth-rt-0004');
+    }
+    const reply = (await nc.request(CHANNEL_CREDENTIAL_SUBJECT, JSON.stringify({ channel_id: 'entra' }), { timeout: 5_000 })).json();
+    expect(reply).toEqual({
+      channel_id: 'entra',
+      found: true,
+      api_key: null,
+      oauth: { client_id: 'cid', client_secret: 'oauth-secret-0003', token_url: 'https://login.example/token', refresh_token: 'oauth-rt-0004', scope: 'llm' },
+      settings: { api_version: '2024-10-21' },
+    });
+    // Back to a static key: the credential type follows.
+    expect((await call('PUT', '/admin/v1/channels/entra', { provider: 'azure-openai', base_url: 'https://res.openai.azure.com', api_key: 'az-0005', api_version: '2024-10-21', models: ['gpt-4o'] })).status).toBe(200);
+    const back = (await nc.request(CHANNEL_CREDENTIAL_SUBJECT, JSON.stringify({ channel_id: 'entra' }), { timeout: 5_000 })).json();
+    expect(back).toEqual({ channel_id: 'entra', found: true, api_key: 'az-0005', settings: { api_version: '2024-10-21' } });
+  });
+
+  it('refuses an Azure channel without a valid api_version, an api_version elsewhere, and an incomplete OAuth grant, writing nothing', async () => {
+    const before = await snapshot(db);
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ provider: 'azure-openai', base_url: 'https://res.openai.azure.com', api_key: 'k', models: ['m'] }, /api-version/],
+      [{ provider: 'azure-openai', base_url: 'https://res.openai.azure.com', api_key: 'k', api_version: 'latest', models: ['m'] }, /api-version must look like/],
+      [{ provider: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key: 'k', api_version: '2024-10-21', models: ['m'] }, /azure-openai channels only/],
+      [{ provider: 'openai', base_url: 'http://127.0.0.1:1/v1', credential: { type: 'oauth', client_id: 'c', token_url: 'https://x/t', refresh_token: 'secret-rt-0006' }, models: ['m'] }, /needs client_secret/],
+      [{ provider: 'openai', base_url: 'http://127.0.0.1:1/v1', credential: { type: 'oauth', client_id: 'c', client_secret: 's', token_url: 'not a url', refresh_token: 'r' }, models: ['m'] }, /token_url/],
+      [{ provider: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key: 'k', credential: { type: 'oauth' }, models: ['m'] }, /either/],
+    ];
+    for (const [body, message] of bad) {
+      const r = await call('PUT', '/admin/v1/channels/x', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+      expect(JSON.stringify(r.body)).not.toContain('secret-rt-0006');
+    }
+    expect(await snapshot(db)).toBe(before);
+  });
+
   it('encrypts plaintext credentials left from before at start', async () => {
     await seed();
     await db.updateTable('channels').set({ credential: 'sk-legacy-plaintext-0002' }).where('id', '=', 'fast').execute();

@@ -108,6 +108,41 @@ describe('authoritative pricing at settle time', () => {
     expect(await balanceNano(db, ACME)).toBe(OPENING - base - 801_333n);
   });
 
+  it('prices cache-write input tokens (Anthropic cache_creation_input_tokens) at the cache-write rate; events without the field still settle', async () => {
+    const deps = adminDeps(db, nc);
+    await setPrice(deps, {
+      channel: 'fast',
+      model: 'gpt-4o-mini',
+      input_usd_per_mtok: '3',
+      output_usd_per_mtok: '15',
+      cached_input_usd_per_mtok: '0.30',
+      cache_write_usd_per_mtok: '3.75',
+      effective_from: iso(T0),
+    });
+    const writes = usageEvent({ occurred_at: iso(T0 + 1000), usage: { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 200, reasoning_tokens: 0, cache_write_input_tokens: 700 } });
+    // An older producer: no cache_write_input_tokens at all.
+    const old = usageEvent({ occurred_at: iso(T0 + 1000), usage: { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 200, reasoning_tokens: 0 } });
+    publisher.publish(writes);
+    publisher.publish(old);
+    await settled([writes.request_id, old.request_id]);
+    // 100 uncached × 3 + 200 cache reads × 0.30 + 700 cache writes × 3.75 + 100 out × 15, per 1M tokens
+    expect((await findLedgerEntry(db, writes.request_id))!.amount_nano).toBe(-((100n * 3_000n + 200n * 300n + 700n * 3_750n + 100n * 15_000n)));
+    expect((await findLedgerEntry(db, old.request_id))!.amount_nano).toBe(-((800n * 3_000n + 200n * 300n + 100n * 15_000n)));
+  });
+
+  it('prices a model variant (gpt-4o-mini-high) at its base model’s price on the serving channel', async () => {
+    const deps = adminDeps(db, nc);
+    await setPrice(deps, { channel: 'fast', model: 'gpt-4o-mini', input_usd_per_mtok: '0.15', output_usd_per_mtok: '0.60', effective_from: iso(T0) });
+    const variant = usageEvent({ occurred_at: iso(T0 + 1000), model_requested: 'gpt-4o-mini-thinking-2048', cost_nano: 1 });
+    publisher.publish(variant);
+    await settled([variant.request_id]);
+    const entry = (await findLedgerEntry(db, variant.request_id))!;
+    // 1000 in × 0.15 + 500 out × 0.60 per 1M tokens — not the (deliberately wrong) estimate of 1.
+    expect(entry.amount_nano).toBe(-450_000n);
+    const { price_id } = await db.selectFrom('ledger').select('price_id').where('request_id', '=', variant.request_id).executeTakeFirstOrThrow();
+    expect(price_id).toEqual(expect.any(String));
+  });
+
   it('books the ingress estimate (× multiplier) when no price was in force at occurred_at', async () => {
     const deps = adminDeps(db, nc);
     await setPrice(deps, { channel: 'fast', model: 'gpt-4o-mini', input_usd_per_mtok: '9', output_usd_per_mtok: '9', effective_from: iso(T0) });

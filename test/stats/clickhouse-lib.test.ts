@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addColumnIfMissing,
   appliedVersions,
   identifier,
   literal,
@@ -86,7 +87,7 @@ describe('the escaping helper against a real ClickHouse', () => {
 describe('migrations', () => {
   it('create usage_events and the rollups in an empty database, then do nothing the second time', async () => {
     const fresh = await resetClickHouse();
-    const all = ['0001_usage_events', '0002_retention_and_minute_rollups'];
+    const all = ['0001_usage_events', '0002_retention_and_minute_rollups', '2026_11_26_cache_write_input_tokens'];
     try {
       expect(await appliedVersions(fresh)).toEqual([]);
       expect(await runMigrations(fresh, STATS_MIGRATIONS)).toEqual(all);
@@ -117,10 +118,11 @@ describe('migrations', () => {
         attempts: 'String',
         attempt_count: 'UInt8',
         inserted_at: "DateTime('UTC')",
+        cache_write_input_tokens: 'UInt32',
       });
-      expect(columns).toHaveLength(31);
+      expect(columns).toHaveLength(32);
       const [{ n }] = (await selectRows<{ n: string }>(fresh, 'SELECT count() AS n FROM schema_migrations')) as [{ n: string }];
-      expect(Number(n)).toBe(2);
+      expect(Number(n)).toBe(STATS_MIGRATIONS.length);
       const rollups = await selectRows<{ name: string; engine: string }>(
         fresh,
         "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name LIKE 'usage_1m_%' ORDER BY name",
@@ -146,6 +148,16 @@ describe('migrations', () => {
     expect(await runMigrations(ch, migrations.slice(0, 1), { table: 'mig_versions' })).toEqual(['0001_a']);
     expect(await runMigrations(ch, migrations, { table: 'mig_versions' })).toEqual(['0002_b']);
     expect(await appliedVersions(ch, 'mig_versions')).toEqual(['0001_a', '0002_b']);
+  });
+
+  it('add a column once: a migration re-run after a crash skips it instead of failing (18.16 has no ADD COLUMN IF NOT EXISTS)', async () => {
+    await ch.command({ query: 'CREATE TABLE IF NOT EXISTS mig_cols (x UInt8) ENGINE = MergeTree ORDER BY x' });
+    const add = addColumnIfMissing('mig_cols', 'y', 'UInt32 DEFAULT 0');
+    expect(await runMigrations(ch, [{ version: '0001_y', statements: [add] }], { table: 'mig_cols_v1' })).toEqual(['0001_y']);
+    // The same statement again (as after a crash before the version was recorded).
+    expect(await runMigrations(ch, [{ version: '0001_y', statements: [add] }], { table: 'mig_cols_v2' })).toEqual(['0001_y']);
+    await ch.insert({ table: 'mig_cols', values: [{ x: 1 }], format: 'JSONEachRow' });
+    expect(await selectRows<{ x: number; y: number }>(ch, 'SELECT x, y FROM mig_cols')).toEqual([{ x: 1, y: 0 }]);
   });
 
   it('refuse versions out of order, without touching the database', async () => {

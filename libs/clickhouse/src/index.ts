@@ -13,5 +13,5 @@ export {
 export type { SqlValue } from './escape';
 export { createClickHouse, createClickHouseClient, ensureDatabase, dropDatabase } from './client';
 export type { ClickHouseClient, ClickHouseOptions } from './client';
-export { runMigrations, appliedVersions, compareVersions, serverVersion, statementFor, MIGRATIONS_TABLE } from './migrations';
-export type { Migration, RunMigrationsOptions, VersionedStatement } from './migrations';
+export { runMigrations, addColumnIfMissing, appliedVersions, compareVersions, serverVersion, statementFor, MIGRATIONS_TABLE } from './migrations';
+export type { GuardedStatement, Migration, RunMigrationsOptions, VersionedStatement } from './migrations';

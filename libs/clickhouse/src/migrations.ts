@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { formatDateTime, quoteIdentifier } from './escape';
+import { formatDateTime, quoteIdentifier, quoteString } from './escape';
 
 /**
  * A statement that only some server versions understand (e.g. table TTL,
@@ -12,6 +12,24 @@ export interface VersionedStatement {
   otherwise?: string;
 }
 
+/**
+ * A statement run only when `skipIf` (a query) returns no row or a first
+ * value of 0 — for DDL that has no `IF NOT EXISTS` on every supported server
+ * (18.16 has none for `ADD COLUMN`). Build with `addColumnIfMissing`.
+ */
+export interface GuardedStatement {
+  sql: string;
+  skipIf: string;
+}
+
+/** `ALTER TABLE … ADD COLUMN`, skipped when the column exists (idempotent on 18.16 and on current releases). */
+export function addColumnIfMissing(table: string, column: string, definition: string): GuardedStatement {
+  return {
+    sql: `ALTER TABLE ${quoteIdentifier(table)} ADD COLUMN ${quoteIdentifier(column)} ${definition}`,
+    skipIf: `SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(table)} AND name = ${quoteString(column)}`,
+  };
+}
+
 export interface Migration {
   /** Sorts in apply order, e.g. `0001_usage_events`. Never renamed once released. */
   version: string;
@@ -20,7 +38,7 @@ export interface Migration {
    * statements re-runs the whole migration at the next start, so every
    * statement must be idempotent (`IF NOT EXISTS`, `IF EXISTS`).
    */
-  statements: Array<string | VersionedStatement>;
+  statements: Array<string | VersionedStatement | GuardedStatement>;
 }
 
 /** Compares dotted numeric versions ('18.16.1' < '19.6' < '24.8.4.13'); missing parts count as 0. */
@@ -83,6 +101,13 @@ export async function runMigrations(
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
     for (const statement of m.statements) {
+      if (typeof statement !== 'string' && 'skipIf' in statement) {
+        const rs = await client.query({ query: statement.skipIf, format: 'JSONEachRow' });
+        const [row] = await rs.json<Record<string, unknown>>();
+        const first = row ? Object.values(row)[0] : undefined;
+        if (first === undefined || Number(first) === 0) await client.command({ query: statement.sql });
+        continue;
+      }
       if (typeof statement !== 'string') version ??= await serverVersion(client);
       const text = statementFor(statement, version);
       if (text !== undefined) await client.command({ query: text });

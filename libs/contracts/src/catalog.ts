@@ -28,6 +28,21 @@ export const channelCredentialRequestSchema = z.object({ channel_id: z.string().
 export const channelCredentialReplySchema = z.object({
   channel_id: z.string(),
   found: z.boolean(),
+  /** A static key (sent as the provider's key header); null with `oauth` or without a credential. */
   api_key: z.string().nullable(),
+  /** An OAuth refresh-token credential: ingress exchanges it for short-lived access tokens. */
+  oauth: z
+    .object({
+      client_id: z.string().min(1),
+      client_secret: z.string(),
+      token_url: z.string().url(),
+      refresh_token: z.string().min(1),
+      scope: z.string().optional(),
+      /** RFC 6749 §2.3.1 client authentication: HTTP Basic (default) or client_id/client_secret in the form. */
+      client_auth: z.enum(['basic', 'post']).optional(),
+    })
+    .optional(),
+  /** Non-secret per-channel settings (Azure OpenAI's `api_version`). */
+  settings: z.object({ api_version: z.string().optional() }).optional(),
 });
 export type ChannelCredentialReply = z.infer<typeof channelCredentialReplySchema>;

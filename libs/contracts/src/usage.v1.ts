@@ -37,7 +37,7 @@ export const attemptSchema = z.object({
    * every delivering attempt when more than one attempt delivered output to
    * the client; the event's `usage` and `cost_nano` are then their sums.
    */
-  usage: z.object({ input_tokens: count, output_tokens: count, cached_input_tokens: count, reasoning_tokens: count }).optional(),
+  usage: z.object({ input_tokens: count, output_tokens: count, cached_input_tokens: count, reasoning_tokens: count, cache_write_input_tokens: count.optional() }).optional(),
   cost_nano: nanoUsd.nonnegative().optional(),
 });
 export type UsageAttempt = z.infer<typeof attemptSchema>;
@@ -47,6 +47,14 @@ export const tokenUsageSchema = z.object({
   output_tokens: count,
   cached_input_tokens: count,
   reasoning_tokens: count,
+  /**
+   * Part of input_tokens written to the provider's prompt cache on this
+   * request (Anthropic's `cache_creation_input_tokens`), billed at the
+   * cache-write rate. Disjoint from cached_input_tokens (cache reads), so
+   * input_tokens ≥ cached_input_tokens + cache_write_input_tokens. Absent
+   * (older producers, providers that do not report it): 0.
+   */
+  cache_write_input_tokens: count.optional(),
 });
 export type TokenUsage = z.infer<typeof tokenUsageSchema>;
 
@@ -55,6 +63,8 @@ export const priceSnapshotSchema = z.object({
   input_nano_per_mtok: nanoUsd.nonnegative(),
   output_nano_per_mtok: nanoUsd.nonnegative(),
   cached_input_nano_per_mtok: nanoUsd.nonnegative(),
+  /** Rate of cache-write input tokens; absent: the input rate. */
+  cache_write_nano_per_mtok: nanoUsd.nonnegative().optional(),
 });
 export type PriceSnapshot = z.infer<typeof priceSnapshotSchema>;
 

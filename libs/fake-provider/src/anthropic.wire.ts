@@ -67,14 +67,16 @@ function systemWords(system: unknown): number {
 interface Tokens {
   input: number;
   cacheRead: number;
+  cacheWrite: number;
   output: number;
 }
 
 function tokens(ctx: GenerateContext): Tokens {
   const { b } = ctx;
   return {
-    input: ctx.promptTokens - b.cachedTokens,
+    input: Math.max(0, ctx.promptTokens - b.cachedTokens - b.cacheWriteTokens),
     cacheRead: b.cachedTokens,
+    cacheWrite: b.cacheWriteTokens,
     output: b.chunks + b.thinkingChunks + b.reasoningTokens + b.toolCalls.length * TOOL_CALL_TOKENS,
   };
 }
@@ -124,7 +126,7 @@ export const anthropicDialect: Dialect = {
       content,
       stop_reason: b.toolCalls.length > 0 ? 'tool_use' : 'end_turn',
       stop_sequence: null,
-      usage: { input_tokens: t.input, cache_creation_input_tokens: 0, cache_read_input_tokens: t.cacheRead, output_tokens: t.output, service_tier: 'standard' },
+      usage: { input_tokens: t.input, cache_creation_input_tokens: t.cacheWrite, cache_read_input_tokens: t.cacheRead, output_tokens: t.output, service_tier: 'standard' },
     });
   },
 
@@ -142,7 +144,7 @@ export const anthropicDialect: Dialect = {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: t.input, cache_creation_input_tokens: 0, cache_read_input_tokens: t.cacheRead, output_tokens: 1, service_tier: 'standard' },
+          usage: { input_tokens: t.input, cache_creation_input_tokens: t.cacheWrite, cache_read_input_tokens: t.cacheRead, output_tokens: 1, service_tier: 'standard' },
         },
       }),
     ];

@@ -3,6 +3,7 @@
  * in overhead benchmarks, so the per-request path does little more than parse
  * the body, count words and write precomputed strings.
  */
+import type { FakeOAuthIssuer } from './fake-oauth.issuer';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +45,8 @@ export interface RecordedRequest {
   broken: boolean;
   /** The response was written completely. */
   completed: boolean;
+  /** The query string without `?` ('' when none), e.g. `api-version=2024-10-21` on Azure paths. */
+  query?: string;
 }
 
 export interface FakeProviderStats {
@@ -80,7 +83,12 @@ export interface FakeOpenAIOptions {
   /** Default 127.0.0.1. */
   host?: string;
   behavior?: FakeBehavior;
-  /** When set, `Authorization: Bearer <key>` must match, else 401 invalid_api_key. */
+  /**
+   * When set, `Authorization: Bearer <key>` must match, else 401
+   * invalid_api_key. On the Azure OpenAI paths
+   * (`/openai/deployments/{deployment}/…?api-version=…`, always served) the
+   * key goes in the `api-key` header instead, as Azure expects.
+   */
   requireApiKey?: string;
   /** Keep a RecordedRequest per request (default true); false keeps only counters. */
   recordRequests?: boolean;
@@ -90,6 +98,12 @@ export interface FakeOpenAIOptions {
   models?: readonly string[];
   /** Clock in epoch ms (default Date.now), for `created` and `receivedAt`. */
   now?: () => number;
+  /**
+   * OAuth mode: serve `POST /oauth/token` (refresh-token grant, see
+   * FakeOAuthIssuer) and accept only `Authorization: Bearer <access token>`
+   * with a token it issued that has not expired (401 otherwise).
+   */
+  oauth?: FakeOAuthIssuer;
   /**
    * Serve the control endpoints under /_fake/ (default true): GET /_fake/stats,
    * GET|PUT /_fake/behavior, POST /_fake/reset — for a fake running in its
@@ -101,6 +115,8 @@ export interface FakeOpenAIOptions {
 export const DEFAULT_MODELS: readonly string[] = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-4.1'];
 
 const BEHAVIOR_HEADER = 'x-fake-behavior';
+/** Azure OpenAI's deployment-scoped endpoints. */
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 /** Models' `created` in GET /v1/models (a fixed date keeps responses stable). */
 const MODELS_CREATED = 1_715_367_049;
 
@@ -140,6 +156,8 @@ class FakeOpenAIServer implements FakeProvider {
   private readonly record: boolean;
   private readonly control: boolean;
   private readonly expectedAuth: string | null;
+  private readonly azureKey: string | null;
+  private readonly oauth: FakeOAuthIssuer | null;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly models: readonly string[];
@@ -163,6 +181,8 @@ class FakeOpenAIServer implements FakeProvider {
     this.record = opts.recordRequests ?? true;
     this.control = opts.control ?? true;
     this.expectedAuth = opts.requireApiKey === undefined ? null : `Bearer ${opts.requireApiKey}`;
+    this.azureKey = opts.requireApiKey ?? null;
+    this.oauth = opts.oauth ?? null;
     this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
     this.now = opts.now ?? Date.now;
     this.models = opts.models ?? DEFAULT_MODELS;
@@ -240,7 +260,7 @@ class FakeOpenAIServer implements FakeProvider {
     req.on('end', () => {
       if (ex.closed) return;
       const raw = chunks.length === 0 ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      this.dispatch(ex, req, path, raw);
+      this.dispatch(ex, req, path, raw, q === -1 ? '' : url.slice(q + 1));
     });
   };
 
@@ -270,8 +290,13 @@ class FakeOpenAIServer implements FakeProvider {
     }
   }
 
-  private dispatch(ex: Exchange, req: IncomingMessage, path: string, raw: Buffer | null): void {
+  private dispatch(ex: Exchange, req: IncomingMessage, path: string, raw: Buffer | null, query = ''): void {
     const method = req.method ?? 'GET';
+    if (this.oauth && path === '/oauth/token' && method === 'POST') {
+      const r = this.oauth.handle({ authorization: req.headers.authorization, 'content-type': req.headers['content-type'] }, raw?.toString('utf8') ?? '');
+      this.send(ex, r.status, JSON.stringify(r.body), { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return;
+    }
     let body: unknown;
     let malformed = false;
     if (raw !== null && raw.length > 0) {
@@ -283,10 +308,21 @@ class FakeOpenAIServer implements FakeProvider {
     }
     if (this.record && ex.generation === this.generation) {
       ex.record = recordOf(req, method, path, body, this.now());
+      if (query !== '') ex.record.query = query;
       this.requests.push(ex.record);
     }
 
-    if (this.expectedAuth !== null && req.headers.authorization !== this.expectedAuth) {
+    const azure = AZURE_PATH.exec(path);
+    if (azure && method === 'POST') {
+      this.azure(ex, req, safeDecode(azure[1]!), azure[2]!, body, malformed, query);
+      return;
+    }
+    if (this.oauth) {
+      if (!this.bearerValid(req)) {
+        this.sendError(ex, 401, invalidApiKey());
+        return;
+      }
+    } else if (this.expectedAuth !== null && req.headers.authorization !== this.expectedAuth) {
       this.sendError(ex, 401, invalidApiKey());
       return;
     }
@@ -305,6 +341,40 @@ class FakeOpenAIServer implements FakeProvider {
     } else {
       this.sendError(ex, 404, invalidUrl(method, path));
     }
+  }
+
+  private bearerValid(req: IncomingMessage): boolean {
+    const h = req.headers.authorization;
+    return typeof h === 'string' && h.startsWith('Bearer ') && this.oauth!.isValid(h.slice(7));
+  }
+
+  /**
+   * Azure OpenAI: `/openai/deployments/{deployment}/{chat/completions|completions|embeddings}?api-version=…`,
+   * authenticated by `api-key` (or an Entra/OAuth Bearer token in OAuth mode);
+   * the deployment stands in for a missing `model`. Errors in Azure's shapes.
+   */
+  private azure(ex: Exchange, req: IncomingMessage, deployment: string, op: string, body: unknown, malformed: boolean, query: string): void {
+    const sendAzure = (status: number, code: string, message: string) => this.send(ex, status, JSON.stringify({ error: { code, message } }), { 'content-type': 'application/json' });
+    if (this.oauth) {
+      if (!this.bearerValid(req)) {
+        sendAzure(401, '401', 'Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.');
+        return;
+      }
+    } else if (this.azureKey !== null && req.headers['api-key'] !== this.azureKey) {
+      sendAzure(401, '401', 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.');
+      return;
+    }
+    if (!new URLSearchParams(query).get('api-version')) {
+      sendAzure(404, '404', 'Resource not found');
+      return;
+    }
+    if (malformed) {
+      this.sendError(ex, 400, invalidJson());
+      return;
+    }
+    const withModel = typeof body === 'object' && body !== null && !Array.isArray(body) ? { model: deployment, ...(body as Record<string, unknown>) } : body;
+    if (op === 'chat/completions') this.chat(ex, req, withModel);
+    else this.legacy(ex, req, withModel, op === 'embeddings' ? 'embeddings' : 'completions');
   }
 
   private chat(ex: Exchange, req: IncomingMessage, parsed: unknown): void {

@@ -14,3 +14,5 @@ export type { AnthropicErrorBody } from './anthropic.wire';
 export { geminiErrorFor, countGeminiPromptTokens, DEFAULT_GEMINI_MODELS } from './gemini.wire';
 export type { GeminiErrorBody } from './gemini.wire';
 export type { FakeToolCall } from './script';
+export { FakeOAuthIssuer } from './fake-oauth.issuer';
+export type { FakeOAuthOptions } from './fake-oauth.issuer';

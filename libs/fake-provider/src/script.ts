@@ -36,6 +36,11 @@ export interface FakeBehavior {
   model?: string;
   /** Reported in `usage.prompt_tokens_details.cached_tokens` (prompt_tokens is at least this). */
   cachedTokens?: number;
+  /**
+   * Anthropic fake: reported as `usage.cache_creation_input_tokens` (tokens
+   * written to the prompt cache), taken out of `input_tokens` as Anthropic does.
+   */
+  cacheWriteTokens?: number;
   /** Reported in `usage.completion_tokens_details.reasoning_tokens`, and counted in completion_tokens. */
   reasoningTokens?: number;
   /**
@@ -87,6 +92,7 @@ export interface ResolvedBehavior {
   readonly failRate: number | undefined;
   readonly model: string | undefined;
   readonly cachedTokens: number;
+  readonly cacheWriteTokens: number;
   readonly reasoningTokens: number;
   readonly thinkingChunks: number;
   readonly toolCalls: readonly FakeToolCall[];
@@ -119,6 +125,7 @@ const CHECKS: Record<keyof FakeBehavior, Check> = {
   failRate: (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? null : 'a number in 0..1'),
   model: isString,
   cachedTokens: count,
+  cacheWriteTokens: count,
   reasoningTokens: count,
   thinkingChunks: count,
   toolCalls: (v) =>
@@ -181,6 +188,7 @@ export function resolveBehavior(b: FakeBehavior): ResolvedBehavior {
     failRate: b.failRate,
     model: b.model,
     cachedTokens: b.cachedTokens ?? 0,
+    cacheWriteTokens: b.cacheWriteTokens ?? 0,
     reasoningTokens: b.reasoningTokens ?? 0,
     thinkingChunks: b.thinkingChunks ?? 0,
     toolCalls: b.toolCalls ?? [],

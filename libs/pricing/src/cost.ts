@@ -3,6 +3,8 @@ export interface TokenPrices {
   input_nano_per_mtok: number;
   output_nano_per_mtok: number;
   cached_input_nano_per_mtok: number;
+  /** Rate of cache-write input tokens; absent: the input rate. */
+  cache_write_nano_per_mtok?: number;
 }
 
 export interface BillableTokens {
@@ -10,6 +12,8 @@ export interface BillableTokens {
   output_tokens: number;
   /** Part of input_tokens served from the provider's prompt cache, priced at the cached rate. */
   cached_input_tokens: number;
+  /** Part of input_tokens written to the prompt cache (disjoint from cached), priced at the cache-write rate. */
+  cache_write_input_tokens?: number;
 }
 
 const MTOK = 1_000_000n;
@@ -21,9 +25,11 @@ const MTOK = 1_000_000n;
  */
 export function costNano(tokens: BillableTokens, prices: TokenPrices): number {
   const cached = Math.min(tokens.cached_input_tokens, tokens.input_tokens);
-  const uncached = tokens.input_tokens - cached;
+  const cacheWrite = Math.min(tokens.cache_write_input_tokens ?? 0, tokens.input_tokens - cached);
+  const uncached = tokens.input_tokens - cached - cacheWrite;
   const scaled =
     BigInt(uncached) * BigInt(prices.input_nano_per_mtok) +
+    BigInt(cacheWrite) * BigInt(prices.cache_write_nano_per_mtok ?? prices.input_nano_per_mtok) +
     BigInt(cached) * BigInt(prices.cached_input_nano_per_mtok) +
     BigInt(tokens.output_tokens) * BigInt(prices.output_nano_per_mtok);
   const cost = (scaled + MTOK / 2n) / MTOK;

@@ -37,6 +37,14 @@ describe('costNano', () => {
     );
   });
 
+  it('prices cache-write input at the cache-write rate (input rate when none is set), apart from cache reads', () => {
+    const tokens = { input_tokens: 1000, output_tokens: 0, cached_input_tokens: 300, cache_write_input_tokens: 500 };
+    expect(costNano(tokens, { ...prices, cache_write_nano_per_mtok: 187_500_000 })).toBe((200 * 150_000_000 + 300 * 75_000_000 + 500 * 187_500_000) / 1_000_000);
+    expect(costNano(tokens, prices)).toBe((700 * 150_000_000 + 300 * 75_000_000) / 1_000_000);
+    // Never more cache-write than the input left after cache reads.
+    expect(costNano({ ...tokens, cache_write_input_tokens: 5000 }, { ...prices, cache_write_nano_per_mtok: 187_500_000 })).toBe((300 * 75_000_000 + 700 * 187_500_000) / 1_000_000);
+  });
+
   it('rounds half up once on the total', () => {
     expect(costNano({ input_tokens: 1, output_tokens: 0, cached_input_tokens: 0 }, { ...prices, input_nano_per_mtok: 500_000 })).toBe(1);
     expect(costNano({ input_tokens: 1, output_tokens: 0, cached_input_tokens: 0 }, { ...prices, input_nano_per_mtok: 499_999 })).toBe(0);

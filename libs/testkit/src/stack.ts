@@ -14,7 +14,9 @@ export interface StackChannel {
   baseUrl: string;
   apiKey?: string;
   priority?: number;
-  models: Array<{ model: string; upstream?: string; inputUsdPerMtok: string; outputUsdPerMtok: string; cachedInputUsdPerMtok?: string }>;
+  models: Array<{ model: string; upstream?: string; inputUsdPerMtok: string; outputUsdPerMtok: string; cachedInputUsdPerMtok?: string; cacheWriteUsdPerMtok?: string }>;
+  /** More create-channel flags, e.g. `['--api-version', '2024-10-21']` or the `--oauth-*` flags. */
+  extraArgs?: string[];
 }
 
 export interface StackOptions {
@@ -93,11 +95,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const ch of opts.channels) {
       const args = ['create-channel', '--id', ch.id, '--provider', ch.provider ?? 'openai', '--base-url', ch.baseUrl, '--priority', String(ch.priority ?? 1)];
       if (ch.apiKey) args.push('--api-key', ch.apiKey);
+      if (ch.extraArgs) args.push(...ch.extraArgs);
       for (const m of ch.models) args.push('--model', m.upstream ? `${m.model}=${m.upstream}` : m.model);
       await admin(args);
       for (const m of ch.models) {
         const price = ['set-price', '--channel', ch.id, '--model', m.model, '--input-usd-per-mtok', m.inputUsdPerMtok, '--output-usd-per-mtok', m.outputUsdPerMtok];
         if (m.cachedInputUsdPerMtok) price.push('--cached-input-usd-per-mtok', m.cachedInputUsdPerMtok);
+        if (m.cacheWriteUsdPerMtok) price.push('--cache-write-usd-per-mtok', m.cacheWriteUsdPerMtok);
         await admin(price);
       }
     }

@@ -18,6 +18,7 @@ import type { ClickHouseClient } from '@switchyard/clickhouse';
 import { reconcile, type ReconcileReport } from './reconcile/reconcile';
 import { INT8_MAX } from './money';
 import { encryptCredential, parseCredentialKey } from './crypto/credential-cipher';
+import { checkChannelSettings, checkOAuthCredential, type ChannelSettings } from './channels/channel-credential';
 
 function credentialKeyOf(deps: AdminDeps): Buffer | null {
   return deps.credentialKey !== undefined ? deps.credentialKey : parseCredentialKey(process.env.SWITCHYARD_CREDENTIAL_KEY);
@@ -327,6 +328,10 @@ export interface CreateChannelInput {
   base_url?: string;
   /** Upstream credential; absent keeps the stored one. Never printed. */
   api_key?: string;
+  /** An OAuth refresh-token credential instead of a key (stored encrypted like one). Never printed. */
+  oauth?: unknown;
+  /** Azure OpenAI's api-version (required for azure-openai, refused for others). */
+  api_version?: string;
   priority?: string;
   weight?: string;
   /** "public-id" or "public-id=upstream-id", one per model; the channel's model list becomes exactly these. */
@@ -343,6 +348,8 @@ export interface CreateChannelResult {
   weight: number;
   enabled: boolean;
   has_credential: boolean;
+  credential_type: 'api_key' | 'oauth';
+  settings: ChannelSettings;
   models: Array<{ model: string; upstream_model: string; priced: boolean }>;
   notice: Notice;
 }
@@ -374,7 +381,17 @@ export async function createChannel(deps: AdminDeps, input: CreateChannelInput):
   const models = input.models.map(parseModelSpec);
   const dup = models.find((m, i) => models.findIndex((o) => o.model === m.model) !== i);
   if (dup) throw new AdminInputError(`--model ${dup.model} is given twice`);
-  const plainKey = input.api_key === undefined ? undefined : input.api_key.trim() || null;
+  const settings = checkChannelSettings(provider.data, { api_version: input.api_version });
+  if (!settings.ok) throw new AdminInputError(settings.reason);
+  if (input.api_key !== undefined && input.oauth !== undefined) throw new AdminInputError('give either an api key or an oauth credential, not both');
+  let plainKey: string | null | undefined = input.api_key === undefined ? undefined : input.api_key.trim() || null;
+  let credentialType: 'api_key' | 'oauth' = 'api_key';
+  if (input.oauth !== undefined) {
+    const grant = checkOAuthCredential(input.oauth);
+    if (!grant.ok) throw new AdminInputError(grant.reason);
+    plainKey = JSON.stringify(grant.value);
+    credentialType = 'oauth';
+  }
   let apiKey: string | null | undefined = plainKey;
   if (plainKey) {
     try {
@@ -385,12 +402,17 @@ export async function createChannel(deps: AdminDeps, input: CreateChannelInput):
   }
 
   const { created } = await deps.db.transaction().execute((trx) =>
-    upsertChannel(trx, { id, provider: provider.data, base_url: baseUrl, credential: apiKey, priority, weight, enabled: !input.disabled }, models),
+    upsertChannel(
+      trx,
+      { id, provider: provider.data, base_url: baseUrl, credential: apiKey, credential_type: credentialType, settings: JSON.stringify(settings.value), priority, weight, enabled: !input.disabled },
+      models,
+    ),
   );
-  const hasCredential = Boolean((await findChannelCredential(deps.db, id))?.credential);
+  const stored = await findChannelCredential(deps.db, id);
+  const hasCredential = Boolean(stored?.credential);
   const priced = await Promise.all(models.map(async (m) => ({ ...m, priced: (await findCurrentPrice(deps.db, id, m.model)) !== undefined })));
   const notice = await notify(deps, CATALOG_CHANGED_SUBJECT, { channel_id: id, reason: 'channel' });
-  return { id, created, provider: provider.data, base_url: baseUrl, priority, weight, enabled: !input.disabled, has_credential: hasCredential, models: priced, notice };
+  return { id, created, provider: provider.data, base_url: baseUrl, priority, weight, enabled: !input.disabled, has_credential: hasCredential, credential_type: stored?.credential_type ?? 'api_key', settings: settings.value, models: priced, notice };
 }
 
 export interface SetPriceInput {

@@ -48,6 +48,10 @@ export const USAGE = `usage: npm run admin -- <command> [options] [--json]
   create-group    --id ID [--name NAME] [--price-multiplier 1.25] [--models GLOBS]
   create-channel  --id ID --provider openai|azure-openai|anthropic|gemini|openai-compatible
                   --base-url URL [--api-key KEY] [--priority N] [--weight N] [--disabled]
+                  [--api-version 2024-10-21]   (azure-openai: required)
+                  [--oauth-client-id ID --oauth-client-secret S --oauth-token-url URL
+                   --oauth-refresh-token T [--oauth-scope S] [--oauth-client-auth basic|post]]
+                                               (an OAuth refresh-token grant instead of --api-key)
                   --model PUBLIC[=UPSTREAM] (repeat per model; the list replaces the channel's models)
   set-price       --channel ID --model PUBLIC --input-usd-per-mtok 0.15 --output-usd-per-mtok 0.60
                   [--cached-input-usd-per-mtok 0.075] [--cache-write-usd-per-mtok 0.1875]
@@ -77,7 +81,23 @@ const OPTIONS: Record<string, Options> = {
   'create-group': { id: s, name: s, 'price-multiplier': s, models: s },
   reconcile: { from: s, to: s },
   'revoke-key': { id: s },
-  'create-channel': { id: s, provider: s, 'base-url': s, 'api-key': s, priority: s, weight: s, model: { type: 'string', multiple: true }, disabled: b },
+  'create-channel': {
+    id: s,
+    provider: s,
+    'base-url': s,
+    'api-key': s,
+    'api-version': s,
+    'oauth-client-id': s,
+    'oauth-client-secret': s,
+    'oauth-token-url': s,
+    'oauth-refresh-token': s,
+    'oauth-scope': s,
+    'oauth-client-auth': s,
+    priority: s,
+    weight: s,
+    model: { type: 'string', multiple: true },
+    disabled: b,
+  },
   'set-price': {
     channel: s,
     model: s,
@@ -100,6 +120,7 @@ export interface AdminIo {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
+const OAUTH_FLAGS = ['oauth-client-id', 'oauth-client-secret', 'oauth-token-url', 'oauth-refresh-token', 'oauth-scope', 'oauth-client-auth'] as const;
 
 /** A printable rendering of a command result: text lines, the JSON object, warnings for stderr. */
 interface Output {
@@ -299,6 +320,20 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
         provider: str(v, 'provider'),
         base_url: str(v, 'base-url'),
         api_key: str(v, 'api-key'),
+        ...(OAUTH_FLAGS.some((f) => v[f] !== undefined)
+          ? {
+              oauth: {
+                type: 'oauth',
+                client_id: str(v, 'oauth-client-id'),
+                client_secret: str(v, 'oauth-client-secret'),
+                token_url: str(v, 'oauth-token-url'),
+                refresh_token: str(v, 'oauth-refresh-token'),
+                scope: str(v, 'oauth-scope'),
+                client_auth: str(v, 'oauth-client-auth'),
+              },
+            }
+          : {}),
+        api_version: str(v, 'api-version'),
         priority: str(v, 'priority'),
         weight: str(v, 'weight'),
         models: v.model as string[] | undefined,
@@ -312,7 +347,8 @@ async function run(cmd: string, v: Values, deps: AdminDeps): Promise<Output> {
         ],
         lines: [
           `${r.created ? 'created' : 'updated'} channel ${r.id} (${r.provider} ${r.base_url}, priority ${r.priority}, weight ${r.weight}, ` +
-            `${r.enabled ? 'enabled' : 'disabled'}, credential ${r.has_credential ? 'set' : 'none'})`,
+            `${r.enabled ? 'enabled' : 'disabled'}, credential ${r.has_credential ? (r.credential_type === 'oauth' ? 'oauth' : 'set') : 'none'}` +
+            `${r.settings.api_version ? `, api-version ${r.settings.api_version}` : ''})`,
           `models: ${r.models.map((m) => (m.model === m.upstream_model ? m.model : `${m.model}=${m.upstream_model}`)).join(', ')}`,
           ...noticeLine(r.notice),
         ],

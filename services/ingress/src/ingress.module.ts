@@ -58,7 +58,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
     {
       provide: CredentialCache,
       inject: [NATS, INGRESS_CONFIG],
-      useFactory: (nc: NatsConnection, cfg: IngressConfig) => new CredentialCache(nc, cfg.lookupTimeoutMs),
+      useFactory: (nc: NatsConnection, cfg: IngressConfig) => new CredentialCache(nc, { timeoutMs: cfg.lookupTimeoutMs }),
     },
     {
       provide: PlanStore,

@@ -72,6 +72,19 @@ describe('ClusterChannelBook', () => {
     expect(b.changes).toBe(3);
   });
 
+  it('counts a model variant (o4-mini-high, routed by o4-mini) under its base once the catalog is known', () => {
+    const b = book();
+    b.apply(request('r0', { model_requested: 'o4-mini-high' }));
+    expect(b.peek('a', 'o4-mini-high')?.requests).toBe(1); // no catalog yet: as requested
+    b.setCatalogModels(['o4-mini', 'o3-mini-high', 'gpt-4o-mini']);
+    b.apply(request('r1', { model_requested: 'o4-mini-high' }));
+    b.apply(request('r2', { model_requested: 'o4-mini-thinking-2048' }));
+    b.apply(request('r3', { model_requested: 'o3-mini-high' })); // a catalog model of its own
+    expect(b.peek('a', 'o4-mini')?.requests).toBe(2);
+    expect(b.peek('a', 'o3-mini-high')?.requests).toBe(1);
+    expect(b.routedModel('unknown-model-high')).toBe('unknown-model-high');
+  });
+
   it('applies a request once: a redelivery or a replayed row is a duplicate', () => {
     const b = book();
     b.apply(request('r1'));

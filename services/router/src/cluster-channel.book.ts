@@ -39,6 +39,8 @@ export class ClusterChannelBook {
   /** request id → occurred_at_ms, in insertion order (oldest first). */
   private readonly seen = new Map<string, number>();
   private version = 0;
+  /** The catalog's public models (null until the first plan): variants are counted under their base. */
+  private catalog: ReadonlySet<string> | null = null;
 
   constructor(
     private readonly opts: ClusterChannelBookOptions,
@@ -52,15 +54,37 @@ export class ClusterChannelBook {
     return this.version;
   }
 
+  /** The public models of the current catalog (from each plan). */
+  setCatalogModels(models: Iterable<string>): void {
+    this.catalog = new Set(models);
+  }
+
+  /**
+   * The catalog model a request was routed by: `model_requested` itself, or
+   * for a model variant (`o4-mini-high`, which ingress routes by `o4-mini`)
+   * the longest dash-prefix in the catalog. Before the first catalog is
+   * known (the rebuild at start), the requested id as is.
+   */
+  routedModel(requested: string): string {
+    const catalog = this.catalog;
+    if (!catalog || catalog.has(requested)) return requested;
+    for (let i = requested.lastIndexOf('-'); i > 0; i = requested.lastIndexOf('-', i - 1)) {
+      const base = requested.slice(0, i);
+      if (catalog.has(base)) return base;
+    }
+    return requested;
+  }
+
   apply(req: ObservedRequest): ApplyResult {
     const nowMs = this.now();
     if (req.occurred_at_ms < nowMs - this.opts.maxAgeMs) return 'stale';
     if (this.seen.has(req.request_id)) return 'duplicate';
     this.remember(req.request_id, req.occurred_at_ms, nowMs);
+    const model = this.routedModel(req.model_requested);
     for (const outcome of attemptOutcomes(req)) {
-      const key = `${outcome.channel_id}\u0000${req.model_requested}`;
-      if (!this.pairs.has(key)) this.pairs.set(key, { channel_id: outcome.channel_id, model: req.model_requested });
-      this.states.observe(outcome.channel_id, req.model_requested, outcome.outcome);
+      const key = `${outcome.channel_id}\u0000${model}`;
+      if (!this.pairs.has(key)) this.pairs.set(key, { channel_id: outcome.channel_id, model });
+      this.states.observe(outcome.channel_id, model, outcome.outcome);
     }
     this.version += 1;
     return 'applied';

@@ -21,6 +21,8 @@ export interface PlanHealthSource {
   publishMs: number;
   /** Counts health-only publishes. */
   onHealthPublish?: () => void;
+  /** The public models of each plan set (the book counts model variants under their base). */
+  onModels?: (models: readonly string[]) => void;
 }
 
 /** Opens (creating when missing) the KV bucket that carries plans to every ingress. */
@@ -146,6 +148,7 @@ export class PlanPublisher {
 
   private setCurrent(plan: RoutingPlanV1): void {
     this.current = plan;
+    this.health?.onModels?.(Object.keys(plan.models));
     this.metrics?.version.set(plan.version);
     this.metrics?.models.set(Object.keys(plan.models).length);
   }

@@ -98,6 +98,7 @@ export class RouterController {
           lookup: (channelId, model) => book.peek(channelId, model),
           publishMs: cfg.healthPublishMs,
           onHealthPublish: () => metrics.healthPublishes.inc(),
+          onModels: (models) => book.setCatalogModels(models),
         }),
     },
   ],

@@ -1,4 +1,4 @@
-import { quoteIdentifier, type Migration } from '@switchyard/clickhouse';
+import { addColumnIfMissing, quoteIdentifier, type Migration } from '@switchyard/clickhouse';
 import { USAGE_EVENTS_TABLE } from './usage.table';
 
 /**
@@ -182,6 +182,11 @@ export function statsMigrations(opts: StatsMigrationOptions = {}): Migration[] {
         },
         ...Object.values(ROLLUPS).flatMap((r) => rollupStatements(r, cutoff)),
       ],
+    },
+    {
+      // usage.v1's optional usage.cache_write_input_tokens (a part of input_tokens). Rows from before read 0.
+      version: '2026_11_26_cache_write_input_tokens',
+      statements: [addColumnIfMissing(USAGE_EVENTS_TABLE, 'cache_write_input_tokens', 'UInt32 DEFAULT 0')],
     },
   ];
 }

@@ -32,6 +32,8 @@ export interface UsageEventInsert {
   input_tokens: number;
   output_tokens: number;
   cached_input_tokens: number;
+  /** Part of input_tokens written to the prompt cache (0 when the event has none). */
+  cache_write_input_tokens: number;
   reasoning_tokens: number;
   usage_estimated: 0 | 1;
   ttft_ms: number | null;
@@ -91,6 +93,7 @@ export function toUsageRow(e: UsageEventV1, insertedAt: Date): UsageEventInsert 
     input_tokens: e.usage.input_tokens,
     output_tokens: e.usage.output_tokens,
     cached_input_tokens: e.usage.cached_input_tokens,
+    cache_write_input_tokens: e.usage.cache_write_input_tokens ?? 0,
     reasoning_tokens: e.usage.reasoning_tokens,
     usage_estimated: e.usage_estimated ? 1 : 0,
     ttft_ms: e.ttft_ms,

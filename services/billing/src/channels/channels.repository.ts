@@ -5,8 +5,9 @@ import { nanoFromDb, nanoToSafeNumber } from '../money';
 import type { ChannelRow, NewChannel } from './channels.table';
 import type { NewChannelModel } from './channel-models.table';
 import { CIPHERTEXT_PREFIX, encryptCredential } from '../crypto/credential-cipher';
+import type { ChannelSettings } from './channel-credential';
 
-export async function findChannel(db: Db, id: string): Promise<Omit<ChannelRow, 'credential'> | undefined> {
+export async function findChannel(db: Db, id: string): Promise<Omit<ChannelRow, 'credential' | 'credential_type' | 'settings'> | undefined> {
   return db
     .selectFrom('channels')
     .select(['id', 'provider', 'base_url', 'priority', 'weight', 'enabled', 'created_at'])
@@ -39,7 +40,8 @@ export async function upsertChannel(
         priority: eb.ref('excluded.priority'),
         weight: eb.ref('excluded.weight'),
         enabled: eb.ref('excluded.enabled'),
-        ...(credential !== undefined ? { credential: eb.ref('excluded.credential') } : {}),
+        settings: eb.ref('excluded.settings'),
+        ...(credential !== undefined ? { credential: eb.ref('excluded.credential'), credential_type: eb.ref('excluded.credential_type') } : {}),
       })),
     )
     // xmax = 0 only for a freshly inserted row.
@@ -140,7 +142,7 @@ export async function loadCatalog(db: Db): Promise<LoadedCatalog> {
       (eb) =>
         eb
           .selectFrom('prices as p')
-          .select(['p.input_nano_per_mtok', 'p.output_nano_per_mtok', 'p.cached_input_nano_per_mtok'])
+          .select(['p.input_nano_per_mtok', 'p.output_nano_per_mtok', 'p.cached_input_nano_per_mtok', 'p.cache_write_nano_per_mtok'])
           .whereRef('p.channel_id', '=', 'cm.channel_id')
           .whereRef('p.model', '=', 'cm.model')
           .where('p.effective_from', '<=', sql<Date>`now()`)
@@ -150,7 +152,15 @@ export async function loadCatalog(db: Db): Promise<LoadedCatalog> {
           .as('price'),
       (join) => join.onTrue(),
     )
-    .select(['cm.channel_id', 'cm.model', 'cm.upstream_model', 'price.input_nano_per_mtok', 'price.output_nano_per_mtok', 'price.cached_input_nano_per_mtok'])
+    .select([
+      'cm.channel_id',
+      'cm.model',
+      'cm.upstream_model',
+      'price.input_nano_per_mtok',
+      'price.output_nano_per_mtok',
+      'price.cached_input_nano_per_mtok',
+      'price.cache_write_nano_per_mtok',
+    ])
     .orderBy('cm.channel_id')
     .orderBy('cm.model')
     .execute();
@@ -171,6 +181,8 @@ export async function loadCatalog(db: Db): Promise<LoadedCatalog> {
         input_nano_per_mtok: nanoToSafeNumber(nanoFromDb(m.input_nano_per_mtok)),
         output_nano_per_mtok: nanoToSafeNumber(nanoFromDb(m.output_nano_per_mtok)),
         cached_input_nano_per_mtok: nanoToSafeNumber(nanoFromDb(m.cached_input_nano_per_mtok)),
+        // Ingress prices cache writes in its estimate; absent means the input rate.
+        ...(m.cache_write_nano_per_mtok !== null ? { cache_write_nano_per_mtok: nanoToSafeNumber(nanoFromDb(m.cache_write_nano_per_mtok)) } : {}),
       },
     });
   }
@@ -181,8 +193,11 @@ export async function loadCatalog(db: Db): Promise<LoadedCatalog> {
 }
 
 /** The upstream credential of one channel: undefined when the channel does not exist. */
-export async function findChannelCredential(db: Db, channelId: string): Promise<{ credential: string | null } | undefined> {
-  return db.selectFrom('channels').select('credential').where('id', '=', channelId).executeTakeFirst();
+export async function findChannelCredential(
+  db: Db,
+  channelId: string,
+): Promise<{ credential: string | null; credential_type: 'api_key' | 'oauth'; settings: ChannelSettings } | undefined> {
+  return db.selectFrom('channels').select(['credential', 'credential_type', 'settings']).where('id', '=', channelId).executeTakeFirst();
 }
 
 /** Encrypts every credential still stored as plaintext (from before encryption); returns how many. */
@@ -207,7 +222,7 @@ export async function encryptLegacyCredentials(db: Db, key: Buffer): Promise<num
 export async function listChannels(db: Db): Promise<Array<Omit<ChannelRow, 'credential'> & { has_credential: boolean; models: NewChannelModel[] }>> {
   const channels = await db
     .selectFrom('channels')
-    .select(['id', 'provider', 'base_url', 'priority', 'weight', 'enabled', 'created_at'])
+    .select(['id', 'provider', 'base_url', 'priority', 'weight', 'enabled', 'created_at', 'credential_type', 'settings'])
     .select(sql<boolean>`credential is not null`.as('has_credential'))
     .orderBy('id')
     .execute();

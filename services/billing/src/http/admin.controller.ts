@@ -215,6 +215,9 @@ export class AdminController {
         provider: field(b, 'provider'),
         base_url: field(b, 'base_url'),
         api_key: field(b, 'api_key'),
+        // `credential: {type: "oauth", client_id, client_secret, token_url, refresh_token, scope?}` instead of a key.
+        ...(b.credential !== undefined ? { oauth: b.credential } : {}),
+        api_version: field(b, 'api_version'),
         priority: field(b, 'priority', { integer: true }),
         weight: field(b, 'weight', { integer: true }),
         models: stringList(b, 'models'),

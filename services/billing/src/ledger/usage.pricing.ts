@@ -26,14 +26,15 @@ const pairKey = (channel: string, model: string) => `${channel}\u0000${model}`;
  * every (channel, model) in the batch, and the group multiplier of every key.
  * Each event is priced with the row in force at its `occurred_at` (latest
  * `effective_from` not after it; ties: latest id), looked up under the public
- * model the client asked for, then under the served model. The multiplier is
+ * model the client asked for, then under the served model, then (a model
+ * variant) under the longest priced dash-prefix of the asked id. The multiplier is
  * the key's group's current one (1 without a group or for an unknown key).
  */
 export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[]): Promise<Map<string, UsageCharge>> {
   const channels = [...new Set(events.flatMap((e) => [e.channel_id, ...e.attempts.filter((a) => a.usage).map((a) => a.channel_id)]).filter((c) => c !== ''))];
   const history = new Map<string, PriceVersion[]>();
   if (channels.length > 0) {
-    const models = [...new Set(events.flatMap((e) => [e.model_requested, e.model_served]).filter((m) => m !== ''))];
+    const models = [...new Set(events.flatMap((e) => [e.model_requested, e.model_served, ...dashPrefixes(e.model_requested)]).filter((m) => m !== ''))];
     const rows = await db
       .selectFrom('prices')
       .selectAll()
@@ -73,7 +74,10 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
   const out = new Map<string, UsageCharge>();
   for (const e of events) {
     const at = Date.parse(e.occurred_at);
-    const priceOf = (channel: string) => inForce(history.get(pairKey(channel, e.model_requested)), at) ?? inForce(history.get(pairKey(channel, e.model_served)), at);
+    const priceOf = (channel: string) =>
+      inForce(history.get(pairKey(channel, e.model_requested)), at) ??
+      inForce(history.get(pairKey(channel, e.model_served)), at) ??
+      variantBasePrice(history, channel, e.model_requested, at);
     const price = priceOf(e.channel_id);
     const ppm = multipliers.get(e.key_id) ?? PPM;
     const estimate = BigInt(e.cost_nano);
@@ -83,7 +87,7 @@ export async function chargeUsageEvents(db: Db, events: readonly UsageEventV1[])
       continue;
     }
     const amount = price
-      ? chargeNano({ ...e.usage, cache_write_tokens: 0 }, price, ppm)
+      ? chargeNano({ ...e.usage, cache_write_tokens: e.usage.cache_write_input_tokens ?? 0 }, price, ppm)
       : applyMultiplier(estimate, ppm);
     out.set(e.request_id, { amount_nano: amount, estimate_nano: estimate, price_id: price?.id ?? null, multiplier_ppm: ppm });
   }
@@ -101,9 +105,34 @@ function chargeAttempts(attempts: UsageEventV1['attempts'], priceOf: (channel: s
   attempts.forEach((a, i) => {
     const p = priceOf(a.channel_id);
     if (!p) total += applyMultiplier(BigInt(a.cost_nano ?? 0), ppm);
-    else total += chargeNano({ ...a.usage!, cache_write_tokens: 0 }, i === attempts.length - 1 ? p : { ...p, request_fee_nano: 0n }, ppm);
+    else total += chargeNano({ ...a.usage!, cache_write_tokens: a.usage!.cache_write_input_tokens ?? 0 }, i === attempts.length - 1 ? p : { ...p, request_fee_nano: 0n }, ppm);
   });
   return total;
+}
+
+/**
+ * `a-b-c-d` → `a-b-c`, `a-b`, `a`: where the base of a model variant
+ * (`o4-mini-high`, `claude-sonnet-thinking-2048`) can be.
+ */
+function dashPrefixes(model: string): string[] {
+  const out: string[] = [];
+  for (let i = model.lastIndexOf('-'); i > 0; i = model.lastIndexOf('-', i - 1)) out.push(model.slice(0, i));
+  return out;
+}
+
+/**
+ * A model variant (the client sent `o4-mini-high`, ingress routed it to
+ * `o4-mini`) is priced as its base: the longest dash-prefix of the requested
+ * id priced on the channel that served it. Sound because the catalog only
+ * routes priced models, so a requested id without a price of its own on the
+ * serving channel can only be a variant of one that has one.
+ */
+function variantBasePrice(history: Map<string, PriceVersion[]>, channel: string, requested: string, at: number): PriceVersion | undefined {
+  for (const base of dashPrefixes(requested)) {
+    const p = inForce(history.get(pairKey(channel, base)), at);
+    if (p) return p;
+  }
+  return undefined;
 }
 
 /** The first version (newest first) in force at `at`. */

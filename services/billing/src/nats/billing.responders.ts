@@ -20,6 +20,7 @@ import type { DB } from '../db/database';
 import { findKeyWithGroupByHash, toKeySnapshot } from '../keys/api-keys.repository';
 import { decryptCredential } from '../crypto/credential-cipher';
 import { findChannelCredential, loadCatalog } from '../channels/channels.repository';
+import { readOAuthCredential } from '../channels/channel-credential';
 import { Responder, decodeJson } from './responder';
 
 /** KEY_RESOLVE_SUBJECT: `{key_hash}` → the key snapshot, or `{found:false}` (also for a malformed hash). */
@@ -48,12 +49,23 @@ export async function catalogReply(db: Kysely<DB>, log: Logger): Promise<Catalog
   return catalogReplySchema.parse({ channels: valid });
 }
 
-/** CHANNEL_CREDENTIAL_SUBJECT: `{channel_id}` → its upstream key. The key is never logged. */
+/**
+ * CHANNEL_CREDENTIAL_SUBJECT: `{channel_id}` → its upstream key or OAuth grant,
+ * and its settings. The secret is never logged.
+ */
 export async function channelCredential(db: Kysely<DB>, data: Uint8Array, credentialKey: Buffer | null = null): Promise<ChannelCredentialReply> {
   const req = channelCredentialRequestSchema.safeParse(decodeJson(data));
   if (!req.success) return { channel_id: '', found: false, api_key: null };
   const row = await findChannelCredential(db, req.data.channel_id);
-  return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: row?.credential ? decryptCredential(row.credential, credentialKey) : null });
+  const plain = row?.credential ? decryptCredential(row.credential, credentialKey) : null;
+  const settings = row?.settings && Object.keys(row.settings).length > 0 ? row.settings : undefined;
+  if (row?.credential_type === 'oauth') {
+    // A grant that no longer parses is sent as no credential: the upstream's 401 then takes the channel out.
+    const grant = plain === null ? null : readOAuthCredential(plain);
+    const oauth = grant ? { client_id: grant.client_id, client_secret: grant.client_secret, token_url: grant.token_url, refresh_token: grant.refresh_token, ...(grant.scope ? { scope: grant.scope } : {}), ...(grant.client_auth ? { client_auth: grant.client_auth } : {}) } : undefined;
+    return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: true, api_key: null, ...(oauth ? { oauth } : {}), ...(settings ? { settings } : {}) });
+  }
+  return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: plain, ...(settings ? { settings } : {}) });
 }
 
 export function createBillingResponders(nc: NatsConnection, db: Kysely<DB>, log: Logger, credentialKey: Buffer | null = null): Responder[] {

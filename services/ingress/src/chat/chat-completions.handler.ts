@@ -13,7 +13,7 @@ import type { PlanStore } from '../plan/plan.store';
 import { buildChatCompletionsRequest } from '../providers/openai/api';
 import { OpenAIStreamObserver } from '../providers/openai/stream';
 import { readOpenAIUsage } from '../providers/openai/usage';
-import type { CredentialCache } from '../upstream/credential.cache';
+import type { ChannelAccess, CredentialCache } from '../upstream/credential.cache';
 import type { UpstreamPools } from '../upstream/upstream.pool';
 import { OutputTally, estimatePromptTokens, estimateViewPromptTokens, type TokenCounter } from '../usage/token-estimate';
 import { canonicalOf, readChatRequest, readTranslatedRequest, type ChatRequestView } from './chat-request.validation';
@@ -55,6 +55,7 @@ import {
 import type { ChannelHealthBook } from '../routing/channel-health.book';
 import type { IngressMetrics } from '../metrics/ingress.metrics';
 import { UpstreamAttempt, abortAttemptsOnClientClose } from './upstream-attempt';
+import { applyModelVariant, resolveModel, variantOfAllowedModel } from './model-variant.resolution';
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
@@ -218,7 +219,7 @@ export class ChatCompletionsHandler {
       });
     }
     const prefs = resolved.value;
-    if (!key.allowsModel(view.model)) {
+    if (!key.allowsModel(view.model) && !variantOfAllowedModel(key, this.deps.plans.current?.models, view.model)) {
       throw new GatewayError('permission_denied', {
         message: `This API key may not use the model '${view.model}'.`,
         code: 'model_not_allowed',
@@ -228,13 +229,16 @@ export class ChatCompletionsHandler {
     await admitOrThrow(this.deps.limiter, key, reply);
     const plan = this.deps.plans.current;
     if (!plan) throw new GatewayError('no_channel', { message: 'No routing plan has been loaded yet; try again shortly.', code: 'no_routing_plan' });
-    const candidates = plan.models.get(view.model);
-    if (!candidates) {
+    const resolvedModel = resolveModel(plan.models, view.model);
+    if (!resolvedModel) {
       throw new GatewayError('model_not_found', {
         message: `The model '${view.model}' does not exist or is not served by any channel.`,
         param: 'model',
       });
     }
+    // A variant (`-high`, `-thinking-2048`, …) routes by its base model with its reasoning applied.
+    applyModelVariant(view, resolvedModel);
+    const candidates = resolvedModel.candidates;
 
     const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
@@ -486,10 +490,11 @@ export class ChatCompletionsHandler {
       trace.setSpan(ROOT_CONTEXT, ex.span),
     );
     try {
-      const apiKey = await this.deps.credentials.get(candidate.channel_id);
+      const access = await this.deps.credentials.access(candidate.channel_id);
+      if (access.scheme === 'bearer') attempt.onAuthRejected = this.deps.credentials.rejecter(candidate.channel_id, access);
       const upstream = upstreamProtocolOf(candidate.provider);
-      if (tcont || ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, apiKey, tcont);
-      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, cont?.body ?? ex.view.body, apiKey));
+      if (tcont || ex.view.protocol !== 'openai' || upstream !== 'openai') return await this.openTranslated(ex, candidate, attempt, span, upstream, access, tcont);
+      const res = await attempt.send(this.deps.pools, buildChatCompletionsRequest(candidate, cont?.body ?? ex.view.body, access));
       if (!ex.view.stream) {
         const { buf, parsed: body } = await attempt.readJson(res);
         const parsed = (body ?? {}) as { model?: unknown; usage?: unknown };
@@ -577,12 +582,12 @@ export class ChatCompletionsHandler {
     attempt: UpstreamAttempt,
     span: Span,
     upstream: Protocol,
-    apiKey: string | null,
+    access: ChannelAccess,
     tcont: TranslatedContinuation | null = null,
   ): Promise<OpenedTranslatedJson | OpenedTranslatedStream> {
     const canonical = tcont?.canonical ?? canonicalOf(ex.view);
     const body = UPSTREAM_PROTOCOLS[upstream].buildRequest(canonical, candidate.upstream_model);
-    const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, apiKey));
+    const res = await attempt.send(this.deps.pools, buildUpstreamHttp(candidate, body, canonical.stream, access));
     if (!canonical.stream) {
       const { parsed } = await attempt.readJson(res);
       let response: CanonicalResponse;
@@ -1058,7 +1063,7 @@ export class ChatCompletionsHandler {
       startedAt: ex.startedAt,
       span: ex.span,
       key: ex.key,
-      modelRequested: ex.view.model,
+      modelRequested: ex.view.requestedModel ?? ex.view.model,
       modelServed: ex.modelServed,
       routeMode: ex.mode,
       stream: ex.view.stream,
@@ -1105,6 +1110,7 @@ function addCanonicalUsage(u: CanonicalUsage, prior: TokenUsage): CanonicalUsage
     input: u.input + prior.input_tokens,
     output: u.output + prior.output_tokens,
     cachedInput: u.cachedInput + prior.cached_input_tokens,
+    cacheWrite: u.cacheWrite + (prior.cache_write_input_tokens ?? 0),
     reasoning: u.reasoning + prior.reasoning_tokens,
   };
 }
@@ -1125,6 +1131,7 @@ function sumUsage(us: readonly TokenUsage[]): TokenUsage {
     out.output_tokens += u.output_tokens;
     out.cached_input_tokens += u.cached_input_tokens;
     out.reasoning_tokens += u.reasoning_tokens;
+    if (u.cache_write_input_tokens) out.cache_write_input_tokens = (out.cache_write_input_tokens ?? 0) + u.cache_write_input_tokens;
   }
   return out;
 }
@@ -1164,7 +1171,9 @@ function continuationRewriter(id: string, created: number, model: string, prior:
 }
 
 function tokenUsage(u: CanonicalUsage): TokenUsage {
-  return { input_tokens: u.input, output_tokens: u.output, cached_input_tokens: u.cachedInput, reasoning_tokens: u.reasoning };
+  const t: TokenUsage = { input_tokens: u.input, output_tokens: u.output, cached_input_tokens: u.cachedInput, reasoning_tokens: u.reasoning };
+  if (u.cacheWrite > 0) t.cache_write_input_tokens = u.cacheWrite;
+  return t;
 }
 
 function sleep(ms: number): Promise<void> {

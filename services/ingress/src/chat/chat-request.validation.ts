@@ -1,4 +1,4 @@
-import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientProtocolId, type ClientRequestContext } from '@switchyard/providers';
+import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientProtocolId, type ClientRequestContext, type ReasoningConfig } from '@switchyard/providers';
 import { GatewayError } from '../errors/gateway-error';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
@@ -12,6 +12,10 @@ export interface ChatRequestView {
   body: Record<string, unknown>;
   /** The request in the canonical form, parsed once when a translation needs it. */
   canonical?: CanonicalRequest;
+  /** The id the client sent when it named a model variant (`model` is then the base that routes). */
+  requestedModel?: string;
+  /** A model variant's reasoning, which wins over the body's. */
+  reasoningOverride?: ReasoningConfig;
 }
 
 function invalid(message: string, param: string | null): GatewayError {
@@ -53,6 +57,7 @@ export function canonicalOf(view: ChatRequestView, ctx: ClientRequestContext = {
   if (!view.canonical) {
     try {
       view.canonical = CLIENT_PROTOCOLS[view.protocol].parseRequest(view.body, ctx);
+      if (view.reasoningOverride) view.canonical.reasoning = view.reasoningOverride;
     } catch (e) {
       throw asValidationGatewayError(e);
     }

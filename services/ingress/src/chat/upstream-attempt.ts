@@ -27,6 +27,8 @@ export class UpstreamAttempt {
    * channel's price.
    */
   delivered: TokenUsage | null = null;
+  /** Called when the upstream refuses the credential (an auth error status): an OAuth token is then dropped. */
+  onAuthRejected: (() => void) | undefined;
   private abortReason: GatewayError | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;
@@ -62,7 +64,9 @@ export class UpstreamAttempt {
     } catch {
       /* the status says enough */
     }
-    throw this.fail(upstreamErrorFromResponse(res.statusCode, raw, res.headers, this.candidate.provider, this.candidate.channel_id));
+    const err = upstreamErrorFromResponse(res.statusCode, raw, res.headers, this.candidate.provider, this.candidate.channel_id);
+    if (err.errorClass === 'auth') this.onAuthRejected?.();
+    throw this.fail(err);
   }
 
   /**

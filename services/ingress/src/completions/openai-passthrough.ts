@@ -1,3 +1,4 @@
+import { openAIEndpoint, setAuthHeader } from '../protocol/upstream-auth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordRequest } from '../usage/request-record';
 import { admitOrThrow } from '../limits/admit';
@@ -199,8 +200,9 @@ export class OpenAIPassthrough {
 
   private async attempt(ex: Exchange, surface: Surface, attempt: UpstreamAttempt, reply: FastifyReply): Promise<void> {
     const candidate = attempt.candidate;
-    const apiKey = await this.deps.credentials.get(candidate.channel_id);
-    const base = new URL(candidate.base_url);
+    const access = await this.deps.credentials.access(candidate.channel_id);
+    const target = openAIEndpoint(candidate, access, surface.upstreamPath === '/embeddings' ? 'embeddings' : 'completions');
+    if (access.scheme === 'bearer') attempt.onAuthRejected = this.deps.credentials.rejecter(candidate.channel_id, access);
     const out: Record<string, unknown> = { ...ex.req.body, model: candidate.upstream_model };
     delete out.route;
     if (ex.req.stream) {
@@ -208,10 +210,10 @@ export class OpenAIPassthrough {
       out.stream_options = { ...so, include_usage: true };
     }
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: ex.req.stream ? 'text/event-stream' : 'application/json' };
-    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    setAuthHeader(candidate.provider, access, headers);
     const res = await attempt.send(this.deps.pools, {
-      origin: base.origin,
-      path: `${base.pathname.replace(/\/+$/, '')}${surface.upstreamPath}`,
+      origin: target.origin,
+      path: target.path,
       headers,
       body: JSON.stringify(out),
     });

@@ -1,4 +1,6 @@
 import type { PlanCandidate } from '@switchyard/contracts';
+import { openAIEndpoint, setAuthHeader } from '../../protocol/upstream-auth';
+import type { ChannelAccess } from '../../upstream/credential.cache';
 
 export interface UpstreamHttpRequest {
   origin: string;
@@ -10,29 +12,18 @@ export interface UpstreamHttpRequest {
 /** Fields that steer Switchyard and must not reach the upstream. */
 const GATEWAY_FIELDS = ['route'] as const;
 
-const pathCache = new Map<string, { origin: string; basePath: string }>();
-
-function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
-  let v = pathCache.get(baseUrl);
-  if (!v) {
-    const u = new URL(baseUrl);
-    v = { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
-    pathCache.set(baseUrl, v);
-  }
-  return v;
-}
-
 /**
- * The upstream Chat Completions request for an OpenAI-compatible channel:
+ * The upstream Chat Completions request for an OpenAI-wire channel (OpenAI,
+ * Azure OpenAI, compatible hosts):
  * the client's body with the channel's model id, and — for streams — usage
  * requested so the books do not depend on estimates.
  */
 export function buildChatCompletionsRequest(
   candidate: PlanCandidate,
   body: Record<string, unknown>,
-  apiKey: string | null,
+  access: ChannelAccess,
 ): UpstreamHttpRequest {
-  const { origin, basePath } = splitBaseUrl(candidate.base_url);
+  const { origin, path } = openAIEndpoint(candidate, access, 'chat/completions');
   const out: Record<string, unknown> = { ...body, model: candidate.upstream_model };
   for (const f of GATEWAY_FIELDS) delete out[f];
   if (body.stream === true) {
@@ -43,6 +34,6 @@ export function buildChatCompletionsRequest(
     'content-type': 'application/json',
     accept: body.stream === true ? 'text/event-stream' : 'application/json',
   };
-  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  return { origin, path: `${basePath}/chat/completions`, headers, body: JSON.stringify(out) };
+  setAuthHeader(candidate.provider, access, headers);
+  return { origin, path, headers, body: JSON.stringify(out) };
 }

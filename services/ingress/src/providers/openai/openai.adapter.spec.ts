@@ -5,6 +5,7 @@ import { upstreamErrorFromResponse } from './errors';
 import { OpenAIStreamObserver } from './stream';
 import { readOpenAIUsage } from './usage';
 import { toOpenAIError } from '../../errors/openai-error';
+import { keyAccess } from '../../protocol/upstream-auth';
 
 const candidate: PlanCandidate = {
   channel_id: 'c1',
@@ -18,7 +19,7 @@ const candidate: PlanCandidate = {
 
 describe('buildChatCompletionsRequest', () => {
   it('sends the channel model id to the channel path with the credential', () => {
-    const r = buildChatCompletionsRequest(candidate, { model: 'gpt-4o-mini', messages: [], route: { mode: 'race' } }, 'sk-up');
+    const r = buildChatCompletionsRequest(candidate, { model: 'gpt-4o-mini', messages: [], route: { mode: 'race' } }, keyAccess('sk-up'));
     expect(r.origin).toBe('http://127.0.0.1:9001');
     expect(r.path).toBe('/v1/chat/completions');
     expect(r.headers.authorization).toBe('Bearer sk-up');
@@ -28,9 +29,28 @@ describe('buildChatCompletionsRequest', () => {
   });
 
   it('asks for usage on streams, keeping the client’s other stream options', () => {
-    const r = buildChatCompletionsRequest(candidate, { model: 'm', messages: [], stream: true, stream_options: { continuous_usage_stats: false } }, null);
+    const r = buildChatCompletionsRequest(candidate, { model: 'm', messages: [], stream: true, stream_options: { continuous_usage_stats: false } }, keyAccess(null));
     expect(JSON.parse(r.body).stream_options).toEqual({ continuous_usage_stats: false, include_usage: true });
     expect(r.headers).not.toHaveProperty('authorization');
+  });
+
+  it('addresses an Azure OpenAI deployment with the api-version and the api-key header', () => {
+    const azure: PlanCandidate = { ...candidate, provider: 'azure-openai', base_url: 'https://res.openai.azure.com', upstream_model: 'gpt4o mini/prod' };
+    const r = buildChatCompletionsRequest(azure, { model: 'gpt-4o-mini', messages: [] }, keyAccess('az-key', '2024-10-21'));
+    expect(r.origin).toBe('https://res.openai.azure.com');
+    expect(r.path).toBe('/openai/deployments/gpt4o%20mini%2Fprod/chat/completions?api-version=2024-10-21');
+    expect(r.headers['api-key']).toBe('az-key');
+    expect(r.headers).not.toHaveProperty('authorization');
+    // A base that already ends in /openai is not doubled.
+    const r2 = buildChatCompletionsRequest({ ...azure, base_url: 'https://res.openai.azure.com/openai/' }, { model: 'm', messages: [] }, keyAccess('k', '2025-01-01-preview'));
+    expect(r2.path).toBe('/openai/deployments/gpt4o%20mini%2Fprod/chat/completions?api-version=2025-01-01-preview');
+  });
+
+  it('sends an OAuth access token as a Bearer token, on Azure too', () => {
+    const azure: PlanCandidate = { ...candidate, provider: 'azure-openai', base_url: 'https://res.openai.azure.com' };
+    const r = buildChatCompletionsRequest(azure, { model: 'm', messages: [] }, { token: 'at-1', scheme: 'bearer', apiVersion: '2024-10-21' });
+    expect(r.headers.authorization).toBe('Bearer at-1');
+    expect(r.headers).not.toHaveProperty('api-key');
   });
 });
 
