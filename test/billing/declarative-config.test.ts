@@ -277,6 +277,40 @@ describe('declarative configuration (apply)', () => {
     expect(await snapshot(db)).toBe(before);
   });
 
+  it('declares an Azure channel (api_version) and an OAuth channel (grant stored encrypted, never echoed); re-apply is a no-op', async () => {
+    const env = { ...ENV, OAUTH_SECRET: 'cs-never-shown-0001', OAUTH_REFRESH: 'rt-never-shown-0001' };
+    const text = `${FILE}
+  - id: azure-east
+    provider: azure-openai
+    base_url: https://east.openai.azure.com
+    api_key: \${FAST_KEY}
+    api_version: "2024-10-21"
+    models: [{ id: gpt-4o-mini, upstream: my-deployment, price_usd_per_mtok: { input: "0.15", output: "0.60" } }]
+  - id: oauth-host
+    provider: openai-compatible
+    base_url: https://llm.example.com/v1
+    oauth: { client_id: switchyard, client_secret: "\${OAUTH_SECRET}", token_url: https://auth.example.com/token, refresh_token: "\${OAUTH_REFRESH}" }
+    models: [{ id: gpt-4o-mini, price_usd_per_mtok: { input: "0.10", output: "0.40" } }]
+`;
+    const f = file(text);
+    const r = await applyConfigFile(deps, f, env);
+    expect(JSON.stringify(r)).not.toContain('never-shown');
+    const azure = await db.selectFrom('channels').selectAll().where('id', '=', 'azure-east').executeTakeFirstOrThrow();
+    expect(azure).toMatchObject({ provider: 'azure-openai', settings: { api_version: '2024-10-21' }, credential_type: 'api_key' });
+    const oauth = await db.selectFrom('channels').selectAll().where('id', '=', 'oauth-host').executeTakeFirstOrThrow();
+    expect(oauth.credential_type).toBe('oauth');
+    expect(oauth.credential).toMatch(/^enc:v1:/);
+    expect(oauth.credential).not.toContain('never-shown');
+    const before = await snapshot(db);
+    const again = await applyConfigFile(deps, f, env);
+    expect(again.changes.every((c) => c.action === 'unchanged')).toBe(true);
+    expect(await snapshot(db)).toBe(before);
+
+    const noVersion = (await applyConfigFile(deps, file(text.replace('    api_version: "2024-10-21"\n', '')), env).catch((e: ConfigError) => e)) as ConfigError;
+    expect(noVersion.issues.map((i) => i.path)).toEqual(['channels[1].api_version']);
+    expect(await snapshot(db)).toBe(before);
+  });
+
   it('a missing ${VAR} is an error naming it, and nothing is written', async () => {
     const before = await counts(db);
     const err = (await applyConfigFile(deps, file(FILE), { ACME_KEY }).catch((e: ConfigError) => e)) as ConfigError;

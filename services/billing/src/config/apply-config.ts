@@ -216,7 +216,21 @@ class Writer {
       : [];
     if (!before || changed.length > 0) {
       const credential = c.api_key === null ? undefined : encryptCredential(c.api_key, this.credentialKey);
-      await upsertChannel(this.trx, { id: c.id, provider: c.provider, base_url: c.base_url, credential, priority: c.priority, weight: c.weight, enabled: c.enabled }, models);
+      await upsertChannel(
+        this.trx,
+        {
+          id: c.id,
+          provider: c.provider,
+          base_url: c.base_url,
+          credential,
+          credential_type: c.credential_type,
+          settings: JSON.stringify(c.settings),
+          priority: c.priority,
+          weight: c.weight,
+          enabled: c.enabled,
+        },
+        models,
+      );
       this.catalogNotices.set(c.id, { channel_id: c.id, reason: 'channel' });
     }
     this.record({ kind: 'channel', id: c.id, action: !before ? 'created' : changed.length ? 'updated' : 'unchanged', ...(changed.length ? { detail: changed.join(', ') } : {}) });

@@ -77,7 +77,7 @@ describe('declarative configuration diffing', () => {
   });
 
   it('channels compare fields, the model list in any order, and the credential only when the file gives one', () => {
-    const stored = { id: 'c', provider: 'openai' as const, base_url: 'https://x/v1', priority: 0, weight: 1, enabled: true };
+    const stored = { id: 'c', provider: 'openai' as const, base_url: 'https://x/v1', priority: 0, weight: 1, enabled: true, credential_type: 'api_key' as const, settings: {} };
     const models = [
       { model: 'b', upstream_model: 'b-2024' },
       { model: 'a', upstream_model: 'a' },

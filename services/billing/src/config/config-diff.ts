@@ -59,7 +59,8 @@ export function channelChanges(
 ): string[] {
   const changed: string[] = [];
   for (const f of ['provider', 'base_url', 'priority', 'weight', 'enabled'] as const) if (stored[f] !== c[f]) changed.push(f);
-  if (c.api_key !== null && !sameCredential()) changed.push('api_key');
+  if (JSON.stringify(stored.settings ?? {}) !== JSON.stringify(c.settings)) changed.push('api_version');
+  if (c.api_key !== null && (stored.credential_type !== c.credential_type || !sameCredential())) changed.push(c.credential_type === 'oauth' ? 'oauth' : 'api_key');
   const key = (m: { model: string; upstream_model: string }) => `${m.model}\0${m.upstream_model}`;
   const have = new Set(storedModels.map(key));
   if (storedModels.length !== c.models.length || c.models.some((m) => !have.has(key(m)))) changed.push('models');

@@ -6,6 +6,7 @@ import { AdminInputError, checkId, parseInteger, parseModelSpec, parseTime, pars
 import { checkApiKeyMaterial, parseModelGlobs } from '../keys/api-key';
 import { parseMultiplier } from '../ledger/authoritative-cost';
 import type { KeyLimitColumns } from '../admin.commands';
+import { checkChannelSettings, checkOAuthCredential, type ChannelSettings } from '../channels/channel-credential';
 
 /**
  * The operator's declarative file (DESIGN.md "Declarative configuration"):
@@ -119,6 +120,19 @@ const channelSchema = z.strictObject({
   base_url: text,
   /** Upstream credential (usually `${VAR}`); absent keeps the stored one. */
   api_key: text.optional(),
+  /** An OAuth refresh-token grant instead of a static key (values usually `${VAR}`). */
+  oauth: z
+    .strictObject({
+      client_id: text,
+      client_secret: text,
+      token_url: text,
+      refresh_token: text,
+      scope: text.optional(),
+      client_auth: z.enum(['basic', 'post']).optional(),
+    })
+    .optional(),
+  /** Azure OpenAI's `api-version` (azure-openai channels only, required there). */
+  api_version: text.optional(),
   priority: integer.optional(),
   weight: integer.optional(),
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
@@ -184,8 +198,10 @@ export interface DeclaredChannel {
   id: string;
   provider: Provider;
   base_url: string;
-  /** Plaintext upstream credential; null: keep the stored one. */
+  /** Plaintext upstream credential (an OAuth grant as JSON); null: keep the stored one. */
   api_key: string | null;
+  credential_type: 'api_key' | 'oauth';
+  settings: ChannelSettings;
   priority: number;
   weight: number;
   enabled: boolean;
@@ -340,6 +356,20 @@ function rate(issues: ConfigIssue[], path: string, v: number | string | undefine
   return n ?? null;
 }
 
+/** A channel's credential: a static key, or an OAuth grant stored (encrypted) as JSON. */
+function channelCredential(issues: ConfigIssue[], path: string, c: z.infer<typeof channelSchema>): Pick<DeclaredChannel, 'api_key' | 'credential_type'> {
+  if (c.oauth !== undefined) {
+    if (c.api_key !== undefined) issues.push({ path: `${path}.oauth`, message: 'give either api_key or oauth, not both' });
+    const grant = checkOAuthCredential(c.oauth);
+    if (!grant.ok) {
+      issues.push({ path: `${path}.oauth`, message: grant.reason });
+      return { api_key: null, credential_type: 'oauth' };
+    }
+    return { api_key: JSON.stringify(grant.value), credential_type: 'oauth' };
+  }
+  return { api_key: c.api_key === undefined ? null : c.api_key.trim() || null, credential_type: 'api_key' };
+}
+
 /** A list of channel ids as the jsonb text the keys table stores; whether they exist is checked against the file and the database. */
 function channelIds(issues: ConfigIssue[], path: string, v: string[] | undefined): string | null {
   if (v === undefined) return null;
@@ -470,7 +500,12 @@ function normalize(file: ConfigFile, issues: ConfigIssue[]): DeclaredConfig {
       id: check(issues, `${path}.id`, (f) => checkId(c.id, f)) ?? c.id,
       provider: c.provider,
       base_url: baseUrl,
-      api_key: c.api_key === undefined ? null : c.api_key.trim() || null,
+      ...channelCredential(issues, path, c),
+      settings: check(issues, `${path}.api_version`, () => {
+        const r = checkChannelSettings(c.provider, { api_version: c.api_version });
+        if (!r.ok) throw new AdminInputError(r.reason.replace('--api-version', 'api_version'));
+        return r.value;
+      }) ?? {},
       priority: check(issues, `${path}.priority`, (f) => parseInteger(c.priority === undefined ? undefined : String(c.priority), f, 0, -1_000_000)) ?? 0,
       weight: check(issues, `${path}.weight`, (f) => parseInteger(c.weight === undefined ? undefined : String(c.weight), f, 1, 0)) ?? 1,
       enabled: c.enabled ?? true,
