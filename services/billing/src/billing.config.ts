@@ -20,6 +20,9 @@ export interface BillingConfig {
   credentialKey: Buffer | null;
   /** Bearer token of the admin API (SWITCHYARD_ADMIN_TOKEN); null: the admin API answers 503. */
   adminToken: string | null;
+  /** Spend leases: life after each grant/renewal, and how long an expired or released one still reserves what is unbooked. */
+  leaseTtlMs: number;
+  leaseGraceMs: number;
 }
 
 export function loadBillingConfig(env: Env = process.env): BillingConfig {
@@ -36,5 +39,7 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
     consumeUsage: envBool(env, 'BILLING_CONSUME_USAGE', true),
     credentialKey: parseCredentialKey(env.SWITCHYARD_CREDENTIAL_KEY),
     adminToken: env.SWITCHYARD_ADMIN_TOKEN?.trim() || null,
+    leaseTtlMs: envInt(env, 'BILLING_LEASE_TTL_MS', 30_000, 1_000),
+    leaseGraceMs: envInt(env, 'BILLING_LEASE_GRACE_MS', 120_000, 0),
   };
 }

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import { init } from './2026_11_25_0001_init';
 import { groupsLimitsPricing } from './2026_11_26_0002_groups_limits_pricing';
+import { leases } from './2026_11_26_0003_leases';
 
 /**
  * Every migration, by timestamp name. Static (no directory scan) so the built
@@ -10,4 +11,5 @@ import { groupsLimitsPricing } from './2026_11_26_0002_groups_limits_pricing';
 export const migrations: Record<string, Migration> = {
   '2026_11_25_0001_init': init,
   '2026_11_26_0002_groups_limits_pricing': groupsLimitsPricing,
+  '2026_11_26_0003_leases': leases,
 };
