@@ -18,6 +18,11 @@ import { ClusterRateLimiter } from './limits/cluster-rate-limiter';
 import { ChannelHealthBook } from './routing/channel-health.book';
 import { createIngressMetrics, type IngressMetrics } from './metrics/ingress.metrics';
 import { PoolSelector } from '@switchyard/routing';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { LeaseBook } from './spend/lease-book';
+import { NatsLeaseTransport } from './spend/nats-lease.transport';
+import { SpendGuard } from './spend/spend-guard';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
@@ -95,8 +100,23 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
       useFactory: (nc: NatsConnection) => ClusterRateLimiter.open(nc),
     },
     {
+      provide: SpendGuard,
+      inject: [NATS, INGRESS_CONFIG, LOGGER],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger) => {
+        if (!cfg.spend.enabled) return new SpendGuard(null, cfg.spend);
+        const book = new LeaseBook(new NatsLeaseTransport(nc, cfg.spend.leaseTimeoutMs), {
+          replicaId: `${hostname()}:${cfg.port}:${randomUUID().slice(0, 8)}`,
+          sliceNano: cfg.spend.sliceNano,
+          refusalBackoffMs: cfg.spend.refusalBackoffMs,
+          onError: (err, scope) => log.warn({ err: err.message, scope: scope.scope, account_id: scope.accountId }, 'spend lease request to billing failed'),
+        });
+        book.start();
+        return new SpendGuard(book, cfg.spend);
+      },
+    },
+    {
       provide: HANDLER_DEPS,
-      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS],
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS, SpendGuard],
       useFactory: (
         keys: KeyCache,
         plans: PlanStore,
@@ -108,6 +128,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         limiter: ClusterRateLimiter,
         health: ChannelHealthBook,
         metrics: IngressMetrics,
+        spend: SpendGuard,
       ): ChatDeps => ({
         keys,
         plans,
@@ -122,6 +143,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         pool: new PoolSelector(cfg.poolStrategy),
         metrics,
         log,
+        spend,
       }),
     },
     { provide: ChatCompletionsHandler, inject: [HANDLER_DEPS], useFactory: (deps: ChatDeps) => new ChatCompletionsHandler(deps) },
@@ -137,12 +159,15 @@ export class IngressModule implements OnApplicationShutdown {
     @Inject(PlanStore) private readonly plans: PlanStore,
     @Inject(UsagePublisher) private readonly usage: UsagePublisher,
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
+    @Inject(SpendGuard) private readonly spend: SpendGuard,
   ) {}
 
   /** After the HTTP server stopped taking requests: flush usage, then close. */
   async onApplicationShutdown() {
     this.plans.stop();
     await this.usage.close(10_000);
+    // Every hold is settled once the requests are done: give the unused allowance back.
+    await this.spend.close();
     await this.pools.close();
     await this.nc.drain().catch(() => undefined);
   }

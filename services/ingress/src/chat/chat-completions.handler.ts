@@ -54,6 +54,9 @@ import { UpstreamAttempt, abortAttemptsOnClientClose } from './upstream-attempt'
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
+import type { SpendGuard } from '../spend/spend-guard';
+import type { SpendHold } from '../spend/lease-book';
+import { chatSpendEstimate } from '../spend/spend-estimate';
 
 export interface ChatDeps {
   keys: KeyCache;
@@ -69,6 +72,8 @@ export interface ChatDeps {
   pool: PoolSelector;
   metrics: IngressMetrics;
   log: Logger;
+  /** Balance and budget holds (absent: not enforced). */
+  spend?: SpendGuard;
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
@@ -94,6 +99,7 @@ interface Exchange {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  hold: SpendHold | null;
 }
 
 /**
@@ -191,6 +197,9 @@ export class ChatCompletionsHandler {
         param: 'model',
       });
     }
+    // The worst case held against the balance and budgets before any upstream is called; settled in finish().
+    const occurredAt = new Date();
+    const hold = (await this.deps.spend?.holdOrThrow(key, candidates, chatSpendEstimate(view, req.headers['content-length']), occurredAt)) ?? null;
 
     const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
@@ -204,7 +213,7 @@ export class ChatCompletionsHandler {
     });
     const ex: Exchange = {
       requestId: req.id,
-      occurredAt: new Date(),
+      occurredAt,
       startedAt,
       key,
       view,
@@ -219,6 +228,7 @@ export class ChatCompletionsHandler {
       httpStatus: 200,
       error: null,
       clientGone: false,
+      hold,
     };
     abortAttemptsOnClientClose(reply.raw, ex);
     try {
@@ -813,6 +823,7 @@ export class ChatCompletionsHandler {
       httpStatus: ex.httpStatus,
       error: ex.error,
       clientGone: ex.clientGone,
+      hold: ex.hold,
     });
   }
 

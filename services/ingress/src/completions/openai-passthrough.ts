@@ -15,6 +15,8 @@ import { renderClientError } from '../protocol/client-errors';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import { SseParser, type SseEvent } from '@switchyard/providers';
 import { estimateTokensFromChars } from '../usage/token-estimate';
+import type { SpendHold } from '../spend/lease-book';
+import { surfaceSpendEstimate } from '../spend/spend-estimate';
 
 /** The dependencies of the OpenAI-only surfaces: the chat handler's, shared. */
 export type PassthroughDeps = Omit<ChatDeps, 'race'>;
@@ -61,6 +63,7 @@ interface Exchange {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  hold: SpendHold | null;
 }
 
 
@@ -107,6 +110,9 @@ export class OpenAIPassthrough {
         code: 'unsupported_model',
       });
     }
+    // The worst case held against the balance and budgets before any upstream is called; settled in finish().
+    const occurredAt = new Date();
+    const hold = (await this.deps.spend?.holdOrThrow(key, candidates, surfaceSpendEstimate(surface.upstreamPath, req, request.headers['content-length']), occurredAt)) ?? null;
 
     const span = this.deps.tracer.startSpan(surface.name, {
       kind: SpanKind.SERVER,
@@ -114,7 +120,7 @@ export class OpenAIPassthrough {
     });
     const ex: Exchange = {
       requestId: request.id,
-      occurredAt: new Date(),
+      occurredAt,
       startedAt,
       key,
       req,
@@ -127,6 +133,7 @@ export class OpenAIPassthrough {
       httpStatus: 200,
       error: null,
       clientGone: false,
+      hold,
     };
     abortAttemptsOnClientClose(reply.raw, ex);
     try {
@@ -342,6 +349,7 @@ export class OpenAIPassthrough {
       httpStatus: ex.httpStatus,
       error: ex.error,
       clientGone: ex.clientGone,
+      hold: ex.hold,
     });
   }
 
