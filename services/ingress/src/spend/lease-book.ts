@@ -132,24 +132,31 @@ export class LeaseBook {
    */
   async hold(refs: readonly SpendScope[], amount: bigint): Promise<HoldResult> {
     const states = refs.map((r) => this.state(r));
-    let added = false;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const short = states.filter((st) => !this.covers(st, amount));
-      if (short.length === 0) return { ok: true, hold: this.take(states, amount) };
-      const results = await Promise.all(short.map((st) => this.topUp(st, amount)));
-      for (let i = 0; i < short.length; i++) {
-        const r = results[i]!;
-        const st = short[i]!;
-        if (r === 'unavailable') {
-          if (!this.covers(st, amount)) return { ok: false, reason: 'unavailable', scope: st.ref };
-        } else if (r === 'exhausted' && !this.covers(st, amount)) {
-          return { ok: false, reason: refusalOf(st.ref), scope: st.ref };
-        } else if (r === 'added') added = true;
+    if (states.every((st) => this.covers(st, amount))) return { ok: true, hold: this.take(states, amount) };
+    // Waiters stay counted until they are served, so one grant is sized for all of them.
+    for (const st of states) st.waiting += amount;
+    try {
+      let added = false;
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const short = states.filter((st) => !this.covers(st, amount));
+        if (short.length === 0) return { ok: true, hold: this.take(states, amount) };
+        const results = await Promise.all(short.map((st) => this.topUp(st, amount)));
+        for (let i = 0; i < short.length; i++) {
+          const r = results[i]!;
+          const st = short[i]!;
+          if (this.covers(st, amount)) continue;
+          if (r === 'unavailable') return { ok: false, reason: 'unavailable', scope: st.ref };
+          if (r === 'exhausted') return { ok: false, reason: refusalOf(st.ref), scope: st.ref };
+          if (r === 'added') added = true;
+        }
       }
+      // Still short after several grants: others took each one first. Refuse rather than wait on.
+      const st = states.find((s) => !this.covers(s, amount));
+      if (!st) return { ok: true, hold: this.take(states, amount) };
+      return { ok: false, reason: added ? refusalOf(st.ref) : 'unavailable', scope: st.ref };
+    } finally {
+      for (const st of states) st.waiting -= amount;
     }
-    // Still short after several grants: others took each one first. Refuse rather than wait on.
-    const st = states.find((s) => !this.covers(s, amount))!;
-    return st ? { ok: false, reason: added ? refusalOf(st.ref) : 'unavailable', scope: st.ref } : { ok: true, hold: this.take(states, amount) };
   }
 
   /** Settles a hold to the request's real cost (exactly once; later calls do nothing). */
@@ -227,22 +234,21 @@ export class LeaseBook {
     return { parts, leaseIds: parts.map((p) => p.lease.id), settled: false };
   }
 
-  /** Waits for a grant covering `need` (joining the one in flight). */
+  /** Waits for a grant (joining the one in flight); the grant is sized for every request waiting then. */
   private async topUp(st: ScopeState, need: bigint): Promise<FlightResult> {
     if (this.now() < st.refusedUntil) return 'exhausted';
-    st.waiting += need;
-    try {
-      if (st.flight) {
-        if ((await st.flight) === 'unavailable') return 'unavailable';
-        return this.covers(st, need) ? 'added' : this.now() < st.refusedUntil ? 'exhausted' : 'added';
-      }
-      const want = st.waiting > this.opts.sliceNano ? st.waiting : this.opts.sliceNano;
-      const flight = this.ask(st, st.current, want).finally(() => (st.flight = null));
-      st.flight = flight;
-      return await flight;
-    } finally {
-      st.waiting -= need;
+    if (st.flight) {
+      const r = await st.flight;
+      if (r === 'unavailable') return r;
+      return this.covers(st, need) || this.now() >= st.refusedUntil ? 'added' : 'exhausted';
     }
+    const flight = (async () => {
+      // One microtask: requests arriving in the same turn join before the amount is fixed.
+      await Promise.resolve();
+      return this.ask(st, st.current, st.waiting > this.opts.sliceNano ? st.waiting : this.opts.sliceNano);
+    })().finally(() => (st.flight = null));
+    st.flight = flight;
+    return flight;
   }
 
   /** A top-up in the background when a lease runs low (never while one is in flight or refused). */
