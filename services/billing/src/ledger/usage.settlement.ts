@@ -61,7 +61,7 @@ export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEve
 
   await db.transaction().execute(async (trx) => {
     const charges = await chargeUsageEvents(trx, [...byAccount.values()].flat());
-    // Debits booked now under spend leases: each lease stops reserving them (same transaction).
+    // Debits booked now under spend leases (positive nano-USD): each lease stops reserving them, in the same transaction.
     const leaseBooked = new Map<string, bigint>();
     for (const account of accounts) {
       const list = byAccount.get(account)!;
@@ -73,7 +73,7 @@ export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEve
         if (after === undefined) outcomes.set(e.request_id, { request_id: e.request_id, status: 'duplicate' });
         else if (after === null) outcomes.set(e.request_id, { request_id: e.request_id, status: 'no_balance', amount_nano: amount });
         else outcomes.set(e.request_id, { request_id: e.request_id, status: 'settled', amount_nano: amount, balance_after_nano: after });
-        if (after !== undefined && e.lease_ids) for (const id of e.lease_ids) leaseBooked.set(id, (leaseBooked.get(id) ?? 0n) + amount);
+        if (after !== undefined && e.lease_ids) for (const id of e.lease_ids) leaseBooked.set(id, (leaseBooked.get(id) ?? 0n) - amount);
       }
     }
     await addBookedToLeases(trx, leaseBooked);
