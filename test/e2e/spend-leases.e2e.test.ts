@@ -61,7 +61,8 @@ beforeAll(async () => {
     channels: [{ id: 'c', baseUrl: fake.url, models: [{ model: 'gpt-4o-mini', ...PRICE }] }],
     env: {
       billing: { BILLING_LEASE_TTL_MS: '3000', BILLING_LEASE_GRACE_MS: '2000' },
-      ingress: { INGRESS_LEASE_SLICE_USD: '0.50' },
+      // Failures scripted below must not open the breaker: this suite is about money.
+      ingress: { INGRESS_LEASE_SLICE_USD: '0.50', INGRESS_BREAKER_FAILURES: '1000' },
     },
   });
   const port = await freePort();
@@ -139,6 +140,55 @@ describe('balance and budget enforcement across ingress replicas', () => {
     expect(spentToday).toBeGreaterThan(0n);
     expect(spentToday).toBeLessThanOrEqual(600_000_000n);
   }, 120_000);
+
+  it('every end path gives its hold back: upstream errors, mid-stream breaks and client aborts never starve the account', async () => {
+    await createAccount('steady', '0.10'); // three worst cases at most
+    const { key } = await createKey('steady');
+    try {
+      fake.setBehavior({ failStatus: 500 });
+      for (let i = 0; i < 8; i++) expect((await chat(stack.ingressUrl, key)).status).toBeGreaterThanOrEqual(500);
+      fake.setBehavior({ hang: true });
+      for (let i = 0; i < 8; i++) {
+        const ac = new AbortController();
+        const p = fetch(`${stack.ingressUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'hang up' }] }),
+          signal: ac.signal,
+        }).catch(() => null);
+        await new Promise((r) => setTimeout(r, 150));
+        ac.abort();
+        await p;
+      }
+      fake.setBehavior({ chunks: 3, breakAfterChunks: 1 });
+      const broken = await fetch(`${stack.ingressUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: MAX_TOKENS, stream: true, messages: [{ role: 'user', content: 'break' }] }),
+      });
+      expect(broken.status).toBe(200);
+      expect(await broken.text()).toContain('stream_interrupted');
+    } finally {
+      fake.setBehavior({ chunks: 3 });
+    }
+    // Give the aborted requests a moment to close their books.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await chat(stack.ingressUrl, key)).status).toBe(200);
+    expect((await chat(stack.ingressUrl, key)).status).toBe(200);
+  }, 60_000);
+
+  it('embeddings and legacy completions are held too', async () => {
+    await createAccount('broke-too', '0');
+    const { key } = await createKey('broke-too');
+    for (const [path, body] of [
+      ['/v1/embeddings', { model: 'gpt-4o-mini', input: 'embed me' }],
+      ['/v1/completions', { model: 'gpt-4o-mini', prompt: 'complete me', max_tokens: 3 }],
+    ] as const) {
+      const r = await fetch(`${stack.ingressUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      expect(r.status).toBe(402);
+      expect(await r.json()).toMatchObject({ error: { type: 'insufficient_quota', code: 'insufficient_quota' } });
+    }
+  }, 30_000);
 
   it('a replica killed with a lease: the lease expires and another replica spends its allowance', async () => {
     await createAccount('phoenix', '0.30'); // about 10 requests, all leased to one replica at once

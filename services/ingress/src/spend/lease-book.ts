@@ -183,7 +183,7 @@ export class LeaseBook {
     for (const [k, st] of this.scopes) {
       const l = st.current;
       if (!l) {
-        if (!st.flight && now >= st.refusedUntil) this.scopes.delete(k);
+        if (!st.flight && st.waiting === 0n && now >= st.refusedUntil) this.scopes.delete(k);
         continue;
       }
       if (now >= l.deadline) {
