@@ -116,8 +116,11 @@ describe('balance and budget enforcement across ingress replicas', () => {
     const e3 = (await genai.models.generateContent({ model: 'gpt-4o-mini', contents: 'x' }).catch((e: unknown) => e)) as { status?: number; message?: string };
     expect(e3.status).toBe(402);
     expect(e3.message).toMatch(/RESOURCE_EXHAUSTED/);
-    // Nothing reached the books.
+    // Nothing reached the books; operators see the refusals.
     expect(await one(`SELECT count(*)::text AS v FROM ledger WHERE account_id = $1 AND kind = 'usage'`, ['broke'])).toBe('0');
+    const metrics = await (await fetch(`${stack.ingressUrl}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_spend_refusals_total\{[^}]*reason="insufficient_balance"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_spend_lease_requests_total\{[^}]*result="added"[^}]*\} [1-9]/);
   }, 60_000);
 
   it('a per-key daily budget holds under 200 concurrent requests over two replicas, with its own 402 code', async () => {

@@ -101,17 +101,18 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
     },
     {
       provide: SpendGuard,
-      inject: [NATS, INGRESS_CONFIG, LOGGER],
-      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger) => {
+      inject: [NATS, INGRESS_CONFIG, LOGGER, METRICS],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger, metrics: IngressMetrics) => {
         if (!cfg.spend.enabled) return new SpendGuard(null, cfg.spend);
         const book = new LeaseBook(new NatsLeaseTransport(nc, cfg.spend.leaseTimeoutMs), {
           replicaId: `${hostname()}:${cfg.port}:${randomUUID().slice(0, 8)}`,
           sliceNano: cfg.spend.sliceNano,
           refusalBackoffMs: cfg.spend.refusalBackoffMs,
           onError: (err, scope) => log.warn({ err: err.message, scope: scope.scope, account_id: scope.accountId }, 'spend lease request to billing failed'),
+          onRequest: (result) => metrics.spend.leaseRequests.inc({ result }),
         });
         book.start();
-        return new SpendGuard(book, cfg.spend);
+        return new SpendGuard(book, cfg.spend, (reason) => metrics.spend.refusals.inc({ reason }));
       },
     },
     {

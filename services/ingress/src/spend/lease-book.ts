@@ -27,6 +27,8 @@ export interface LeaseBookOptions {
   newId?: () => string;
   /** Told of transport failures (logging). */
   onError?: (err: Error, scope: SpendScope) => void;
+  /** Told of every request to billing and how it went (metrics). */
+  onRequest?: (result: 'added' | 'exhausted' | 'expired' | 'unavailable' | 'released') => void;
 }
 
 /** One lease as this replica keeps it. */
@@ -260,6 +262,12 @@ export class LeaseBook {
 
   /** One request to billing for `lease` (a new lease when null). */
   private async ask(st: ScopeState, lease: LocalLease | null, want: bigint): Promise<FlightResult> {
+    const r = await this.askOnce(st, lease, want);
+    this.opts.onRequest?.(r);
+    return r;
+  }
+
+  private async askOnce(st: ScopeState, lease: LocalLease | null, want: bigint): Promise<FlightResult> {
     const sentAt = this.now();
     const l =
       lease && !lease.retired
@@ -310,6 +318,7 @@ export class LeaseBook {
     if (l.granted === 0n && l.spent === 0n) return;
     try {
       await this.transport.request(wire(l, 0n, this.opts.replicaId, true));
+      this.opts.onRequest?.('released');
     } catch (e) {
       this.opts.onError?.(e as Error, l.ref);
     }

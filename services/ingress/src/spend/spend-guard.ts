@@ -39,6 +39,8 @@ export class SpendGuard {
   constructor(
     private readonly book: LeaseBook | null,
     readonly config: SpendConfig,
+    /** Told of each refusal (metrics). */
+    private readonly onRefusal?: (reason: 'insufficient_balance' | 'budget_exceeded' | 'unavailable') => void,
   ) {}
 
   /** The hold for a request, or null when leases are off or it cannot cost anything. */
@@ -58,6 +60,7 @@ export class SpendGuard {
     if (key.budget_nano_per_month != null) scopes.push({ scope: 'key_month', accountId: key.account_id, keyId: key.key_id, period: periods.month });
     const r = await this.book.hold(scopes, worst);
     if (r.ok) return r.hold;
+    this.onRefusal?.(r.reason);
     if (r.reason === 'unavailable') {
       throw new GatewayError('dependency_unavailable', {
         message: 'The billing service cannot be reached to check this account’s balance; try again shortly.',
