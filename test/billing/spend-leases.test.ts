@@ -119,6 +119,16 @@ describe('spend leases at billing', () => {
     expect((await grantLease(db, req({ key_id: key.id, scope: 'key_day', period: tomorrow, want_nano: Number(USD) }), TIMINGS)).added_nano).toBe(Number(USD));
   });
 
+  it('forgets a scope’s long-dead leases when a new one starts', async () => {
+    await db
+      .insertInto('spend_leases')
+      .values({ id: 'ancient', replica_id: 'gone', account_id: ACME, key_id: null, scope: 'account', granted_nano: '5', expires_at: new Date(Date.now() - 3 * 86_400_000) })
+      .execute();
+    await grantLease(db, req({ want_nano: 1 }), TIMINGS);
+    expect(await db.selectFrom('spend_leases').select('id').where('id', '=', 'ancient').executeTakeFirst()).toBeUndefined();
+    expect(await db.selectFrom('spend_leases').select('id').where('account_id', '=', ACME).execute()).toHaveLength(1);
+  });
+
   it('an account without a balance row gets nothing', async () => {
     expect(await grantLease(db, req({ account_id: 'nobody', want_nano: 5 }), TIMINGS)).toMatchObject({ status: 'no_balance', added_nano: 0 });
   });

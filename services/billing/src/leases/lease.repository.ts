@@ -91,6 +91,8 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
         .where('id', '=', req.lease_id)
         .execute();
     } else {
+      // A new lease is rare (per replica, per idle spell): the moment to forget this scope's long-dead ones.
+      await sql`delete from spend_leases where account_id = ${req.account_id} and scope = ${req.scope} and expires_at < now() - make_interval(secs => ${t.graceMs / 1000}) - interval '1 day'`.execute(trx);
       await trx
         .insertInto('spend_leases')
         .values({
