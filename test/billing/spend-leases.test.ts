@@ -119,6 +119,24 @@ describe('spend leases at billing', () => {
     expect((await grantLease(db, req({ key_id: key.id, scope: 'key_day', period: tomorrow, want_nano: Number(USD) }), TIMINGS)).added_nano).toBe(Number(USD));
   });
 
+  it('when a replica is refused, the others are asked at their next renewal to give back what they do not use', async () => {
+    const a = req({ replica_id: 'a', want_nano: Number(10n * USD) });
+    await grantLease(db, a, TIMINGS);
+    const b = req({ replica_id: 'b', want_nano: Number(USD) });
+    expect((await grantLease(db, b, TIMINGS)).added_nano).toBe(0);
+    // A's renewal: it committed $2 of its $10, so it is told to trim.
+    const renewal = await grantLease(db, { ...a, want_nano: 0, committed_nano: Number(2n * USD) }, TIMINGS);
+    expect(renewal.trim).toBe(true);
+    // A top-up for waiting requests is never told to trim.
+    expect((await grantLease(db, { ...a, want_nano: 1, committed_nano: Number(2n * USD) }, TIMINGS)).trim).toBeUndefined();
+    await grantLease(db, { ...a, committed_nano: Number(2n * USD), release: true }, TIMINGS);
+    expect((await grantLease(db, { ...b, want_nano: Number(USD) }, TIMINGS)).added_nano).toBe(Number(USD));
+    // B got what it asked: no longer starved, nobody is asked to trim.
+    const c = req({ replica_id: 'c', want_nano: 1 });
+    await grantLease(db, c, TIMINGS);
+    expect((await grantLease(db, { ...c, want_nano: 0 }, TIMINGS)).trim).toBeUndefined();
+  });
+
   it('forgets a scope’s long-dead leases when a new one starts', async () => {
     await db
       .insertInto('spend_leases')

@@ -193,6 +193,30 @@ describe('balance and budget enforcement across ingress replicas', () => {
     }
   }, 30_000);
 
+  it('a small balance held by one busy replica moves to another that was refused (the busy one is asked to trim)', async () => {
+    await createAccount('shared', '0.45'); // under one slice: the first replica to ask takes it all
+    const { key } = await createKey('shared');
+    expect((await chat(second.url, key)).status).toBe(200);
+    expect((await chat(stack.ingressUrl, key)).status).toBe(402);
+    // The second replica stays busy (so its lease is renewed, never idle) while the first keeps asking.
+    let busy = true;
+    const traffic = (async () => {
+      while (busy) {
+        await chat(second.url, key);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    let served = false;
+    const until = Date.now() + 10_000;
+    while (!served && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 300));
+      served = (await chat(stack.ingressUrl, key)).status === 200;
+    }
+    busy = false;
+    await traffic;
+    expect(served).toBe(true);
+  }, 60_000);
+
   it('a replica killed with a lease: the lease expires and another replica spends its allowance', async () => {
     await createAccount('phoenix', '0.30'); // about 10 requests, all leased to one replica at once
     const { key } = await createKey('phoenix');

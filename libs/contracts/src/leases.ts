@@ -54,5 +54,11 @@ export const leaseReplySchema = z.object({
   ttl_ms: z.number().int().positive(),
   /** The limit this scope has (balance, or the budget; null: the key has no such budget). */
   limit_nano: z.number().int().nullable(),
+  /**
+   * Another replica was refused in this scope lately while this lease holds
+   * allowance it has not committed: stop holding under this lease and
+   * release it (the unused part goes back), then start a new one when needed.
+   */
+  trim: z.boolean().optional(),
 });
 export type LeaseReply = z.infer<typeof leaseReplySchema>;

@@ -40,6 +40,7 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
       spent: string;
       budget: string | null;
       key_ok: boolean;
+      contended: boolean;
     }>`
       with cur as (
         select granted_nano, booked_nano, (not released and expires_at > now()) as live from spend_leases where id = ${req.lease_id}
@@ -50,6 +51,11 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
           and expires_at > now() - make_interval(secs => ${t.graceMs / 1000})
       )
       select
+        exists (
+          select 1 from spend_leases
+          where account_id = ${req.account_id} and scope = ${req.scope} and period = ${period} and coalesce(key_id, '') = ${keyId}
+            and id <> ${req.lease_id} and not released and expires_at > now() and starved_at > now() - make_interval(secs => ${ttlMs / 1000})
+        ) as contended,
         (select granted_nano::text from cur) as cur_granted,
         (select booked_nano::text from cur) as cur_booked,
         (select live from cur) as cur_live,
@@ -78,6 +84,10 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
       release: req.release,
     });
     const expires = req.release ? sql<Date>`now()` : sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`;
+    const starved = !req.release && decision.addedNano < BigInt(req.want_nano);
+    // Contention: another replica was refused here lately, and this lease holds allowance it has not committed.
+    // Only a plain renewal is told to trim: a top-up for waiting requests is served.
+    const trim = !req.release && req.want_nano === 0 && row.contended && decision.grantedNano > BigInt(req.committed_nano);
     if (exists) {
       await trx
         .updateTable('spend_leases')
@@ -86,6 +96,7 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
           committed_nano: req.committed_nano.toString(),
           released: req.release,
           expires_at: expires,
+          starved_at: starved ? sql<Date>`now()` : null,
           updated_at: sql<Date>`now()`,
         })
         .where('id', '=', req.lease_id)
@@ -106,6 +117,7 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
           committed_nano: req.committed_nano.toString(),
           released: req.release,
           expires_at: expires,
+          starved_at: starved ? sql<Date>`now()` : null,
         })
         .execute();
     }
@@ -115,6 +127,7 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
       granted_nano: nanoToSafeNumber(decision.grantedNano),
       added_nano: nanoToSafeNumber(decision.addedNano),
       limit_nano: limit === null ? null : nanoToSafeNumber(limit),
+      ...(trim ? { trim: true } : {}),
     };
   });
 }

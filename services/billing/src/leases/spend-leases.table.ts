@@ -19,6 +19,8 @@ export interface SpendLeasesTable {
   committed_nano: Int8;
   booked_nano: Int8;
   released: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Last time a request of this lease got less than it asked (contention in the scope). */
+  starved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   expires_at: ColumnType<Date, Date | string, Date | string>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;

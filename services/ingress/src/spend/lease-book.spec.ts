@@ -158,6 +158,24 @@ describe('LeaseBook', () => {
     expect(book.remaining(ACCOUNT)).toBe(0n);
   });
 
+  it('a renewal told to trim stops using the lease and releases what it does not use', async () => {
+    const { billing, book, advance } = setup();
+    const r = await book.hold([ACCOUNT], 300n);
+    if (!r.ok) throw new Error('refused');
+    const real = billing.request.bind(billing);
+    billing.request = async (q) => ({ ...(await real(q)), ...(q.want_nano === 0 && !q.release ? { trim: true } : {}) });
+    advance(10_001);
+    book.tick();
+    await new Promise((res) => setImmediate(res));
+    expect(book.remaining(ACCOUNT)).toBe(0n);
+    book.settle(r.hold, 100n);
+    await new Promise((res) => setImmediate(res));
+    expect(billing.requests.at(-1)).toMatchObject({ lease_id: 'lease-1', release: true, committed_nano: 100 });
+    // The next request takes a new lease.
+    const r2 = await book.hold([ACCOUNT], 10n);
+    expect(r2.ok && r2.hold.leaseIds).toEqual(['lease-2']);
+  });
+
   it('tops up in the background when the allowance falls under the low-water mark', async () => {
     const { billing, book } = setup();
     const r = await book.hold([ACCOUNT], 800n);

@@ -297,6 +297,11 @@ export class LeaseBook {
       if (st.current) this.retire(st, st.current);
       st.current = l;
     }
+    if (reply.trim && st.current === l) {
+      // Another replica was refused here: give back what this lease does not use; a new one is taken when needed.
+      this.retire(st, l);
+      return 'expired';
+    }
     if (BigInt(reply.added_nano) < want) {
       st.refusedUntil = this.now() + this.opts.refusalBackoffMs;
       return 'exhausted';

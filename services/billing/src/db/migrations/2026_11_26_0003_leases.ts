@@ -22,6 +22,8 @@ export const leases: Migration = {
       .addColumn('committed_nano', 'bigint', (c) => c.notNull().defaultTo(0).check(sql`committed_nano >= 0`))
       .addColumn('booked_nano', 'bigint', (c) => c.notNull().defaultTo(0))
       .addColumn('released', 'boolean', (c) => c.notNull().defaultTo(false))
+      // Set when a request of this lease got less than it asked: other replicas' leases are then asked to trim.
+      .addColumn('starved_at', 'timestamptz')
       .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
       .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
       .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
