@@ -29,6 +29,8 @@ export const leaseRequestSchema = z
     period: z.string().nullable(),
     /** More allowance asked for now (0: renew only). */
     want_nano: nano,
+    /** The smallest grant that serves a waiting request (its worst case); 0 or absent: none waiting. */
+    need_nano: nano.optional(),
     /** Settled cost plus open holds under this lease, as ingress counts it. */
     committed_nano: nano,
     release: z.boolean().default(false),

@@ -42,6 +42,13 @@ describe('decideGrant', () => {
     expect(reservationOf({ grantedNano: d.grantedNano, bookedNano: 100n })).toBe(200n);
   });
 
+  it('under contention a grant takes half of what is left, but always enough for the waiting request when that much is left', () => {
+    expect(decideGrant({ ...base, limitNano: 1_000n, wantNano: 5_000n, contended: true }).addedNano).toBe(500n);
+    expect(decideGrant({ ...base, limitNano: 1_000n, wantNano: 5_000n, contended: true, needNano: 700n }).addedNano).toBe(700n);
+    expect(decideGrant({ ...base, limitNano: 1_000n, wantNano: 5_000n, contended: true, needNano: 3_000n }).addedNano).toBe(1_000n);
+    expect(decideGrant({ ...base, limitNano: 1_001n, wantNano: 100n, contended: true }).addedNano).toBe(100n);
+  });
+
   it('is exact beyond 2^53 nano-USD', () => {
     const big = 2n ** 60n;
     expect(decideGrant({ ...base, limitNano: big + 1n, othersReservedNano: big, wantNano: 5n }).addedNano).toBe(1n);

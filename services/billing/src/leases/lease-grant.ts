@@ -37,6 +37,13 @@ export interface GrantInput {
   /** What the replica says it committed under this lease (settled + open holds). */
   committedNano: bigint;
   release: boolean;
+  /**
+   * Another replica was refused in this scope lately: a grant then takes at
+   * most half of what is left (but always enough for `needNano`, the waiting
+   * request's worst case, when that much is left), so the allowance is shared.
+   */
+  contended?: boolean;
+  needNano?: bigint;
 }
 
 export interface GrantDecision {
@@ -65,7 +72,12 @@ export function decideGrant(i: GrantInput): GrantDecision {
   let added = i.wantNano > 0n ? i.wantNano : 0n;
   if (i.limitNano !== null && added > 0n) {
     const own = reservationOf({ grantedNano: base, bookedNano: i.current?.bookedNano ?? 0n });
-    const headroom = i.limitNano - i.spentNano - i.othersReservedNano - own;
+    let headroom = i.limitNano - i.spentNano - i.othersReservedNano - own;
+    if (i.contended && headroom > 0n) {
+      const need = i.needNano ?? 0n;
+      const half = (headroom + 1n) / 2n;
+      headroom = need > half ? (need < headroom ? need : headroom) : half;
+    }
     if (headroom < added) added = headroom > 0n ? headroom : 0n;
   }
   return { addedNano: added, grantedNano: base + added };

@@ -11,7 +11,7 @@ export interface LeaseTimings {
   graceMs: number;
 }
 
-type ParsedLeaseRequest = Required<Omit<LeaseRequest, 'release'>> & { release: boolean };
+type ParsedLeaseRequest = Required<Omit<LeaseRequest, 'release' | 'need_nano'>> & { release: boolean; need_nano?: number };
 
 /**
  * Acquires, tops up, renews or releases one lease, in ONE transaction that
@@ -82,6 +82,8 @@ export async function grantLease(db: Kysely<DB>, req: ParsedLeaseRequest, t: Lea
       wantNano: BigInt(req.want_nano),
       committedNano: BigInt(req.committed_nano),
       release: req.release,
+      contended: row.contended,
+      needNano: BigInt(req.need_nano ?? 0),
     });
     const expires = req.release ? sql<Date>`now()` : sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`;
     const starved = !req.release && decision.addedNano < BigInt(req.want_nano);

@@ -247,7 +247,7 @@ export class LeaseBook {
     const flight = (async () => {
       // One microtask: requests arriving in the same turn join before the amount is fixed.
       await Promise.resolve();
-      return this.ask(st, st.current, st.waiting > this.opts.sliceNano ? st.waiting : this.opts.sliceNano);
+      return this.ask(st, st.current, st.waiting > this.opts.sliceNano ? st.waiting : this.opts.sliceNano, need);
     })().finally(() => (st.flight = null));
     st.flight = flight;
     return flight;
@@ -261,13 +261,13 @@ export class LeaseBook {
   }
 
   /** One request to billing for `lease` (a new lease when null). */
-  private async ask(st: ScopeState, lease: LocalLease | null, want: bigint): Promise<FlightResult> {
-    const r = await this.askOnce(st, lease, want);
+  private async ask(st: ScopeState, lease: LocalLease | null, want: bigint, need = 0n): Promise<FlightResult> {
+    const r = await this.askOnce(st, lease, want, need);
     this.opts.onRequest?.(r);
     return r;
   }
 
-  private async askOnce(st: ScopeState, lease: LocalLease | null, want: bigint): Promise<FlightResult> {
+  private async askOnce(st: ScopeState, lease: LocalLease | null, want: bigint, need: bigint): Promise<FlightResult> {
     const sentAt = this.now();
     const l =
       lease && !lease.retired
@@ -275,7 +275,7 @@ export class LeaseBook {
         : { id: this.newId(), ref: st.ref, granted: 0n, spent: 0n, held: 0n, open: 0, deadline: 0, renewAt: 0, usedSinceRenew: false, retired: false };
     let reply: LeaseReply;
     try {
-      reply = await this.transport.request(wire(l, want, this.opts.replicaId, false));
+      reply = await this.transport.request(wire(l, want, this.opts.replicaId, false, need));
     } catch (e) {
       this.opts.onError?.(e as Error, st.ref);
       return 'unavailable';
@@ -342,7 +342,7 @@ function scopeKey(r: SpendScope): string {
   return `${r.scope}|${r.accountId}|${r.keyId ?? ''}|${r.period ?? ''}`;
 }
 
-function wire(l: LocalLease, want: bigint, replicaId: string, release: boolean): LeaseRequest {
+function wire(l: LocalLease, want: bigint, replicaId: string, release: boolean, need = 0n): LeaseRequest {
   const committed = l.spent + l.held;
   return {
     lease_id: l.id,
@@ -352,6 +352,7 @@ function wire(l: LocalLease, want: bigint, replicaId: string, release: boolean):
     scope: l.ref.scope,
     period: l.ref.period,
     want_nano: Number(want),
+    ...(need > 0n ? { need_nano: Number(need) } : {}),
     committed_nano: Number(committed > 0n ? committed : 0n),
     release,
   };
