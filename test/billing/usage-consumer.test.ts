@@ -140,6 +140,25 @@ describe('usage settlement', () => {
     expect(running).toBe(OPENING - total);
   });
 
+  it('keeps the books exact under 1,000 concurrent events for one account, and books each once when all are redelivered', async () => {
+    await start();
+    const events = Array.from({ length: 1_000 }, (_, i) => usageEvent({ cost_nano: 999_983 * (i + 1) + (i % 13) }));
+    const js = jetstream(nc);
+    await Promise.all(events.map((e) => js.publish(USAGE_SUBJECT_V1, JSON.stringify(e), { msgID: e.request_id })));
+    const total = events.reduce((s, e) => s + BigInt(e.cost_nano), 0n);
+    await waitFor('1,000 ledger rows', async () => (await ledgerCount(db, { account_id: ACME, kind: 'usage' })) === 1_000, 60_000);
+    await waitBillingConsumerIdle(jsm, 60_000);
+    expect(await balanceNano(db, ACME)).toBe(OPENING - total);
+    // Every event again, under new message ids (JetStream's dedup does not catch them): the ledger does.
+    await Promise.all(events.map((e) => js.publish(USAGE_SUBJECT_V1, JSON.stringify(e), { msgID: `${e.request_id}-redelivered` })));
+    await waitFor('the redeliveries counted as duplicates', async () => billing!.consumer!.stats.duplicates >= 1_000 || undefined, 60_000);
+    await waitBillingConsumerIdle(jsm, 60_000);
+    expect(await ledgerCount(db, { account_id: ACME, kind: 'usage' })).toBe(1_000);
+    expect(await balanceNano(db, ACME)).toBe(OPENING - total);
+    const sum = await db.selectFrom('ledger').select((eb) => eb.fn.sum<string>('amount_nano').as('s')).where('account_id', '=', ACME).executeTakeFirstOrThrow();
+    expect(BigInt(sum.s)).toBe(OPENING - total);
+  });
+
   it('settles events of several accounts in one batch, each against its own balance', async () => {
     await createAccount(adminDeps(db, nc), { id: 'globex-billing-test', balance_usd: '5' });
     await start();

@@ -23,7 +23,7 @@ export const ROOT = resolve(__dirname, '../..');
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
-const BILLING_TABLES = ['ledger', 'prices', 'channel_models', 'channels', 'api_keys', 'groups', 'balances', 'accounts', MIGRATION_TABLE, MIGRATION_LOCK_TABLE];
+const BILLING_TABLES = ['spend_leases', 'ledger', 'prices', 'channel_models', 'channels', 'api_keys', 'groups', 'balances', 'accounts', MIGRATION_TABLE, MIGRATION_LOCK_TABLE];
 
 /**
  * The channel-credential key of the billing tests (32 bytes, base64). Set in

@@ -29,3 +29,8 @@ export const CATALOG_SUBJECT = 'switchyard.billing.catalog';
 export const CATALOG_CHANGED_SUBJECT = 'switchyard.billing.catalog.changed';
 /** Request-reply: ingress asks billing for one channel's upstream credential. */
 export const CHANNEL_CREDENTIAL_SUBJECT = 'switchyard.billing.channels.credential';
+/**
+ * Request-reply: ingress acquires, tops up, renews and releases spend leases
+ * (slices of an account's balance or a key's budget) — see leases.ts.
+ */
+export const SPEND_LEASE_SUBJECT = 'switchyard.billing.leases';

@@ -103,6 +103,12 @@ export const usageEventV1Schema = z.object({
   tokens_per_second: z.number().nonnegative().nullable(),
   price: priceSnapshotSchema,
   cost_nano: nanoUsd.nonnegative(),
+  /**
+   * Optional (added with spend leases): the leases the request was held
+   * under (account, key day/month budgets). Billing adds the booked debit to
+   * each, so their reservation ends once the ledger has the cost.
+   */
+  lease_ids: z.array(z.string().min(1).max(64)).max(8).optional(),
 });
 export type UsageEventV1 = z.infer<typeof usageEventV1Schema>;
 

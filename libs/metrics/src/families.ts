@@ -280,6 +280,31 @@ export function keyCacheMetrics(registry: Registry): KeyCacheMetrics {
   return { lookups, hit: () => lookups.inc({ result: 'hit' }), miss: () => lookups.inc({ result: 'miss' }) };
 }
 
+// --------------------------------------------------------------- spend leases
+
+export interface SpendMetrics {
+  refusals: Counter<'reason'>;
+  leaseRequests: Counter<'result'>;
+}
+
+/** Ingress: requests refused for money (402/503) and lease requests to billing by result. */
+export function spendMetrics(registry: Registry): SpendMetrics {
+  return {
+    refusals: new Counter({
+      name: n('spend_refusals_total'),
+      help: 'Requests refused before any upstream by reason (insufficient_balance|budget_exceeded|unavailable).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    leaseRequests: new Counter({
+      name: n('spend_lease_requests_total'),
+      help: 'Spend lease requests to billing by result (added|exhausted|expired|unavailable|released).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
 // ------------------------------------------------------------ JetStream lag
 
 /** The fields of a JetStream consumer info that tell how far behind it is. */

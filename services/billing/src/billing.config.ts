@@ -22,6 +22,9 @@ export interface BillingConfig {
   adminToken: string | null;
   /** SWITCHYARD_CONFIG: a declarative YAML file applied at start (its `${VAR}` from `env`); null: none. */
   declarativeConfig: { file: string; env: Env } | null;
+  /** Spend leases: life after each grant/renewal, and how long an expired or released one still reserves what is unbooked. */
+  leaseTtlMs: number;
+  leaseGraceMs: number;
 }
 
 export function loadBillingConfig(env: Env = process.env): BillingConfig {
@@ -39,5 +42,7 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
     credentialKey: parseCredentialKey(env.SWITCHYARD_CREDENTIAL_KEY),
     adminToken: env.SWITCHYARD_ADMIN_TOKEN?.trim() || null,
     declarativeConfig: env.SWITCHYARD_CONFIG?.trim() ? { file: env.SWITCHYARD_CONFIG.trim(), env } : null,
+    leaseTtlMs: envInt(env, 'BILLING_LEASE_TTL_MS', 30_000, 1_000),
+    leaseGraceMs: envInt(env, 'BILLING_LEASE_GRACE_MS', 120_000, 0),
   };
 }

@@ -111,7 +111,7 @@ export class BillingModule implements OnApplicationBootstrap, OnModuleDestroy, O
         {
           provide: RESPONDERS,
           inject: [NATS, DATABASE, LOGGER, BILLING_CONFIG],
-          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) => createBillingResponders(nc, db, log, cfg.credentialKey),
+          useFactory: (nc: NatsConnection, db: Kysely<DB>, log: Logger, cfg: BillingConfig) => createBillingResponders(nc, db, log, cfg.credentialKey, { ttlMs: cfg.leaseTtlMs, graceMs: cfg.leaseGraceMs }),
         },
         {
           provide: USAGE_CONSUMER,

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { POOL_STRATEGIES, type PoolStrategy } from '@switchyard/routing';
 import type { ChannelHealthConfig } from './routing/channel-health.book';
 import { TOKENIZER_KINDS, type TokenizerKind } from './usage/token-estimate';
+import { usdToNano } from '@switchyard/pricing';
+import type { SpendConfig } from './spend/spend-guard';
 
 export interface UpstreamTimeouts {
   /** TCP/TLS connect. */
@@ -49,6 +51,8 @@ export interface IngressConfig {
   poolStrategy: PoolStrategy;
   /** Counts tokens for usage estimates when an upstream reports none. */
   tokenizer: TokenizerKind;
+  /** Balance and key-budget enforcement with spend leases from billing. */
+  spend: SpendConfig & { leaseTimeoutMs: number };
 }
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
@@ -87,7 +91,26 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
     },
     poolStrategy: readPoolStrategy(env.INGRESS_POOL_STRATEGY),
     tokenizer: readTokenizer(env.INGRESS_TOKENIZER),
+    spend: {
+      enabled: envBool(env, 'INGRESS_SPEND_LEASES', true),
+      sliceNano: readUsd(env, 'INGRESS_LEASE_SLICE_USD', '1.00'),
+      defaultMaxOutputTokens: envInt(env, 'INGRESS_LEASE_DEFAULT_MAX_OUTPUT_TOKENS', 4_096, 1),
+      refusalBackoffMs: envInt(env, 'INGRESS_LEASE_REFUSAL_BACKOFF_MS', 1_000, 0),
+      leaseTimeoutMs: envInt(env, 'INGRESS_LEASE_TIMEOUT_MS', envInt(env, 'INGRESS_LOOKUP_TIMEOUT_MS', 2_000, 1), 1),
+    },
   };
+}
+
+function readUsd(env: Env, name: string, fallback: string): bigint {
+  const v = env[name]?.trim() || fallback;
+  let nano: bigint;
+  try {
+    nano = usdToNano(v);
+  } catch {
+    throw new Error(`${name} must be a decimal USD amount like "1.00", got "${v}"`);
+  }
+  if (nano <= 0n) throw new Error(`${name} must be more than 0, got "${v}"`);
+  return nano;
 }
 
 function readPoolStrategy(v: string | undefined): PoolStrategy {

@@ -19,6 +19,11 @@ import { ChannelHealthBook } from './routing/channel-health.book';
 import { createIngressMetrics, type IngressMetrics } from './metrics/ingress.metrics';
 import { PoolSelector } from '@switchyard/routing';
 import { createTokenCounter } from './usage/token-estimate';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { LeaseBook } from './spend/lease-book';
+import { NatsLeaseTransport } from './spend/nats-lease.transport';
+import { SpendGuard } from './spend/spend-guard';
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
 export const NATS = Symbol('NATS');
@@ -96,8 +101,24 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
       useFactory: (nc: NatsConnection) => ClusterRateLimiter.open(nc),
     },
     {
+      provide: SpendGuard,
+      inject: [NATS, INGRESS_CONFIG, LOGGER, METRICS],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger, metrics: IngressMetrics) => {
+        if (!cfg.spend.enabled) return new SpendGuard(null, cfg.spend);
+        const book = new LeaseBook(new NatsLeaseTransport(nc, cfg.spend.leaseTimeoutMs), {
+          replicaId: `${hostname()}:${cfg.port}:${randomUUID().slice(0, 8)}`,
+          sliceNano: cfg.spend.sliceNano,
+          refusalBackoffMs: cfg.spend.refusalBackoffMs,
+          onError: (err, scope) => log.warn({ err: err.message, scope: scope.scope, account_id: scope.accountId }, 'spend lease request to billing failed'),
+          onRequest: (result) => metrics.spend.leaseRequests.inc({ result }),
+        });
+        book.start();
+        return new SpendGuard(book, cfg.spend, (reason) => metrics.spend.refusals.inc({ reason }));
+      },
+    },
+    {
       provide: HANDLER_DEPS,
-      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS],
+      inject: [KeyCache, PlanStore, CredentialCache, UpstreamPools, UsagePublisher, INGRESS_CONFIG, LOGGER, ClusterRateLimiter, ChannelHealthBook, METRICS, SpendGuard],
       useFactory: (
         keys: KeyCache,
         plans: PlanStore,
@@ -109,6 +130,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         limiter: ClusterRateLimiter,
         health: ChannelHealthBook,
         metrics: IngressMetrics,
+        spend: SpendGuard,
       ): ChatDeps => ({
         keys,
         plans,
@@ -124,6 +146,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         metrics,
         log,
         tokens: createTokenCounter(cfg.tokenizer),
+        spend,
       }),
     },
     { provide: ChatCompletionsHandler, inject: [HANDLER_DEPS], useFactory: (deps: ChatDeps) => new ChatCompletionsHandler(deps) },
@@ -139,12 +162,15 @@ export class IngressModule implements OnApplicationShutdown {
     @Inject(PlanStore) private readonly plans: PlanStore,
     @Inject(UsagePublisher) private readonly usage: UsagePublisher,
     @Inject(UpstreamPools) private readonly pools: UpstreamPools,
+    @Inject(SpendGuard) private readonly spend: SpendGuard,
   ) {}
 
   /** After the HTTP server stopped taking requests: flush usage, then close. */
   async onApplicationShutdown() {
     this.plans.stop();
     await this.usage.close(10_000);
+    // Every hold is settled once the requests are done: give the unused allowance back.
+    await this.spend.close();
     await this.pools.close();
     await this.nc.drain().catch(() => undefined);
   }

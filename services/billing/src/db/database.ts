@@ -8,6 +8,7 @@ import type { ChannelModelsTable } from '../channels/channel-models.table';
 import type { PricesTable } from '../channels/prices.table';
 import type { LedgerTable } from '../ledger/ledger.table';
 import type { GroupsTable } from '../groups/groups.table';
+import type { SpendLeasesTable } from '../leases/spend-leases.table';
 
 export interface DB {
   accounts: AccountsTable;
@@ -18,6 +19,7 @@ export interface DB {
   prices: PricesTable;
   ledger: LedgerTable;
   groups: GroupsTable;
+  spend_leases: SpendLeasesTable;
 }
 
 /** What repositories take: the database or a transaction on it. */

@@ -3,6 +3,7 @@ import type { UsageEventV1 } from '@switchyard/contracts';
 import type { DB } from '../db/database';
 import { postEntries, type NewEntry } from './ledger.repository';
 import { chargeUsageEvents, type UsageCharge } from './usage.pricing';
+import { addBookedToLeases } from '../leases/lease.repository';
 
 export type SettleOutcome =
   /** Booked now; the balance moved by the cost. */
@@ -60,6 +61,8 @@ export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEve
 
   await db.transaction().execute(async (trx) => {
     const charges = await chargeUsageEvents(trx, [...byAccount.values()].flat());
+    // Debits booked now under spend leases (positive nano-USD): each lease stops reserving them, in the same transaction.
+    const leaseBooked = new Map<string, bigint>();
     for (const account of accounts) {
       const list = byAccount.get(account)!;
       list.sort((a, b) => Date.parse(a.occurred_at) - Date.parse(b.occurred_at) || (a.request_id < b.request_id ? -1 : 1));
@@ -70,8 +73,10 @@ export async function settleUsageBatch(db: Kysely<DB>, events: readonly UsageEve
         if (after === undefined) outcomes.set(e.request_id, { request_id: e.request_id, status: 'duplicate' });
         else if (after === null) outcomes.set(e.request_id, { request_id: e.request_id, status: 'no_balance', amount_nano: amount });
         else outcomes.set(e.request_id, { request_id: e.request_id, status: 'settled', amount_nano: amount, balance_after_nano: after });
+        if (after !== undefined && e.lease_ids) for (const id of e.lease_ids) leaseBooked.set(id, (leaseBooked.get(id) ?? 0n) - amount);
       }
     }
+    await addBookedToLeases(trx, leaseBooked);
   });
   return outcomes;
 }

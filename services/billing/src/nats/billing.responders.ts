@@ -4,6 +4,9 @@ import {
   CATALOG_SUBJECT,
   CHANNEL_CREDENTIAL_SUBJECT,
   KEY_RESOLVE_SUBJECT,
+  SPEND_LEASE_SUBJECT,
+  leaseRequestSchema,
+  type LeaseReply,
   catalogChannelSchema,
   catalogReplySchema,
   channelCredentialReplySchema,
@@ -22,6 +25,9 @@ import { decryptCredential } from '../crypto/credential-cipher';
 import { findChannelCredential, loadCatalog } from '../channels/channels.repository';
 import { readOAuthCredential } from '../channels/channel-credential';
 import { Responder, decodeJson } from './responder';
+import { grantLease, type LeaseTimings } from '../leases/lease.repository';
+
+export const DEFAULT_LEASE_TIMINGS: LeaseTimings = { ttlMs: 30_000, graceMs: 120_000 };
 
 /** KEY_RESOLVE_SUBJECT: `{key_hash}` → the key snapshot, or `{found:false}` (also for a malformed hash). */
 export async function resolveKey(db: Kysely<DB>, data: Uint8Array): Promise<KeyResolveReply> {
@@ -68,8 +74,25 @@ export async function channelCredential(db: Kysely<DB>, data: Uint8Array, creden
   return channelCredentialReplySchema.parse({ channel_id: req.data.channel_id, found: row !== undefined, api_key: plain, ...(settings ? { settings } : {}) });
 }
 
-export function createBillingResponders(nc: NatsConnection, db: Kysely<DB>, log: Logger, credentialKey: Buffer | null = null): Responder[] {
+/**
+ * SPEND_LEASE_SUBJECT: acquire, top up, renew or release a spend lease. A
+ * malformed request throws (a service error reply): ingress treats it like
+ * billing being unreachable and never as a grant.
+ */
+export async function spendLease(db: Kysely<DB>, data: Uint8Array, timings: LeaseTimings): Promise<LeaseReply> {
+  const req = leaseRequestSchema.parse(decodeJson(data));
+  return grantLease(db, req, timings);
+}
+
+export function createBillingResponders(
+  nc: NatsConnection,
+  db: Kysely<DB>,
+  log: Logger,
+  credentialKey: Buffer | null = null,
+  leaseTimings: LeaseTimings = DEFAULT_LEASE_TIMINGS,
+): Responder[] {
   return [
+    new Responder(nc, { subject: SPEND_LEASE_SUBJECT, handle: (d) => spendLease(db, d, leaseTimings) }, log),
     new Responder(nc, { subject: KEY_RESOLVE_SUBJECT, handle: (d) => resolveKey(db, d) }, log),
     new Responder(nc, { subject: CATALOG_SUBJECT, handle: () => catalogReply(db, log) }, log),
     new Responder(nc, { subject: CHANNEL_CREDENTIAL_SUBJECT, handle: (d) => channelCredential(db, d, credentialKey) }, log),

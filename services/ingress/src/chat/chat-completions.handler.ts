@@ -59,6 +59,9 @@ import { applyModelVariant, resolveModel, variantOfAllowedModel } from './model-
 import { recordRequest } from '../usage/request-record';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
 import { admitOrThrow } from '../limits/admit';
+import type { SpendGuard } from '../spend/spend-guard';
+import type { SpendHold } from '../spend/lease-book';
+import { chatSpendEstimate } from '../spend/spend-estimate';
 
 export interface ChatDeps {
   keys: KeyCache;
@@ -76,6 +79,8 @@ export interface ChatDeps {
   log: Logger;
   /** Counts tokens for estimates when an upstream reports no usage. */
   tokens: TokenCounter;
+  /** Balance and budget holds (absent: not enforced). */
+  spend?: SpendGuard;
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
@@ -103,6 +108,7 @@ interface Exchange {
   clientGone: boolean;
   /** The plan being run; a mid-stream failover continues on its next channel. */
   plan?: AttemptPlan;
+  hold: SpendHold | null;
 }
 
 /**
@@ -239,6 +245,9 @@ export class ChatCompletionsHandler {
     // A variant (`-high`, `-thinking-2048`, …) routes by its base model with its reasoning applied.
     applyModelVariant(view, resolvedModel);
     const candidates = resolvedModel.candidates;
+    // The worst case held against the balance and budgets before any upstream is called; settled in finish().
+    const occurredAt = new Date();
+    const hold = (await this.deps.spend?.holdOrThrow(key, candidates, chatSpendEstimate(view, req.headers['content-length']), occurredAt)) ?? null;
 
     const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
@@ -252,7 +261,7 @@ export class ChatCompletionsHandler {
     });
     const ex: Exchange = {
       requestId: req.id,
-      occurredAt: new Date(),
+      occurredAt,
       startedAt,
       key,
       view,
@@ -267,6 +276,7 @@ export class ChatCompletionsHandler {
       httpStatus: 200,
       error: null,
       clientGone: false,
+      hold,
     };
     abortAttemptsOnClientClose(reply.raw, ex);
     try {
@@ -1074,6 +1084,7 @@ export class ChatCompletionsHandler {
       httpStatus: ex.httpStatus,
       error: ex.error,
       clientGone: ex.clientGone,
+      hold: ex.hold,
     });
   }
 

@@ -16,6 +16,8 @@ import { renderClientError } from '../protocol/client-errors';
 import { readOpenAIUsage } from '../providers/openai/usage';
 import { SseParser, type SseEvent } from '@switchyard/providers';
 import { OutputTally, estimateTextTokens, type TokenCounter } from '../usage/token-estimate';
+import type { SpendHold } from '../spend/lease-book';
+import { surfaceSpendEstimate } from '../spend/spend-estimate';
 
 /** The dependencies of the OpenAI-only surfaces: the chat handler's, shared. */
 export type PassthroughDeps = Omit<ChatDeps, 'race'>;
@@ -62,6 +64,7 @@ interface Exchange {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  hold: SpendHold | null;
 }
 
 
@@ -108,6 +111,9 @@ export class OpenAIPassthrough {
         code: 'unsupported_model',
       });
     }
+    // The worst case held against the balance and budgets before any upstream is called; settled in finish().
+    const occurredAt = new Date();
+    const hold = (await this.deps.spend?.holdOrThrow(key, candidates, surfaceSpendEstimate(surface.upstreamPath, req, request.headers['content-length']), occurredAt)) ?? null;
 
     const span = this.deps.tracer.startSpan(surface.name, {
       kind: SpanKind.SERVER,
@@ -115,7 +121,7 @@ export class OpenAIPassthrough {
     });
     const ex: Exchange = {
       requestId: request.id,
-      occurredAt: new Date(),
+      occurredAt,
       startedAt,
       key,
       req,
@@ -128,6 +134,7 @@ export class OpenAIPassthrough {
       httpStatus: 200,
       error: null,
       clientGone: false,
+      hold,
     };
     abortAttemptsOnClientClose(reply.raw, ex);
     try {
@@ -344,6 +351,7 @@ export class OpenAIPassthrough {
       httpStatus: ex.httpStatus,
       error: ex.error,
       clientGone: ex.clientGone,
+      hold: ex.hold,
     });
   }
 

@@ -12,6 +12,8 @@ export type GatewayErrorKind =
   | 'upstream_error'
   | 'upstream_rate_limited'
   | 'rate_limited'
+  /** Out of money or over a key budget (402). */
+  | 'insufficient_quota'
   | 'no_channel'
   | 'dependency_unavailable'
   | 'internal';
@@ -30,6 +32,7 @@ const STATUS: Record<GatewayErrorKind, number> = {
   upstream_error: 502,
   upstream_rate_limited: 429,
   rate_limited: 429,
+  insufficient_quota: 402,
   no_channel: 503,
   dependency_unavailable: 503,
   internal: 500,

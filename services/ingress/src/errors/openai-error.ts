@@ -16,6 +16,7 @@ const TYPE: Record<GatewayErrorKind, string> = {
   upstream_error: 'upstream_error',
   upstream_rate_limited: 'rate_limit_error',
   rate_limited: 'rate_limit_error',
+  insufficient_quota: 'insufficient_quota',
   no_channel: 'service_unavailable_error',
   dependency_unavailable: 'service_unavailable_error',
   internal: 'server_error',
@@ -28,6 +29,7 @@ const DEFAULT_CODE: Partial<Record<GatewayErrorKind, string>> = {
   upstream_timeout: 'timeout',
   upstream_unreachable: 'upstream_unreachable',
   rate_limited: 'rate_limit_exceeded',
+  insufficient_quota: 'insufficient_quota',
 };
 
 /**

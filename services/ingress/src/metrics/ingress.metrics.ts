@@ -2,10 +2,12 @@ import {
   createMetricsRegistry,
   httpMetrics,
   keyCacheMetrics,
+  spendMetrics,
   routingMetrics,
   upstreamMetrics,
   type HttpMetrics,
   type KeyCacheMetrics,
+  type SpendMetrics,
   type Registry,
   type RoutingMetrics,
   type UpstreamMetrics,
@@ -18,6 +20,7 @@ export interface IngressMetrics {
   upstream: UpstreamMetrics;
   routing: RoutingMetrics;
   keys: KeyCacheMetrics;
+  spend: SpendMetrics;
 }
 
 export function createIngressMetrics(): IngressMetrics {
@@ -28,5 +31,6 @@ export function createIngressMetrics(): IngressMetrics {
     upstream: upstreamMetrics(registry),
     routing: routingMetrics(registry),
     keys: keyCacheMetrics(registry),
+    spend: spendMetrics(registry),
   };
 }

@@ -14,6 +14,7 @@ const CANONICAL_KIND: Record<GatewayErrorKind, ErrorKind> = {
   upstream_error: 'server',
   upstream_rate_limited: 'rate_limit',
   rate_limited: 'rate_limit',
+  insufficient_quota: 'permission',
   no_channel: 'overloaded',
   dependency_unavailable: 'overloaded',
   internal: 'server',
@@ -30,6 +31,11 @@ export function renderClientError(protocol: ClientProtocolId, err: GatewayError)
   const rendered = CLIENT_PROTOCOLS[protocol].renderError(toCanonicalError(err));
   // Gemini's body repeats the HTTP status as `code`: keep them equal.
   if (protocol === 'gemini') (rendered.body as { error: { code: number } }).error.code = err.status;
+  // Out of money: Anthropic says billing_error (402), Gemini RESOURCE_EXHAUSTED (its quota status).
+  if (err.kind === 'insufficient_quota') {
+    if (protocol === 'anthropic') (rendered.body as { error: { type: string } }).error.type = 'billing_error';
+    if (protocol === 'gemini') (rendered.body as { error: { status: string } }).error.status = 'RESOURCE_EXHAUSTED';
+  }
   return { status: err.status, body: rendered.body };
 }
 

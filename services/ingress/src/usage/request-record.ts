@@ -7,6 +7,8 @@ import type { ResolvedKey } from '../auth/key-cache';
 import type { UpstreamAttempt } from '../chat/upstream-attempt';
 import type { GatewayError } from '../errors/gateway-error';
 import type { ClusterRateLimiter } from '../limits/cluster-rate-limiter';
+import type { SpendHold } from '../spend/lease-book';
+import type { SpendGuard } from '../spend/spend-guard';
 
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
 const NO_PRICE = { input_nano_per_mtok: 0, output_nano_per_mtok: 0, cached_input_nano_per_mtok: 0 };
@@ -31,12 +33,15 @@ export interface RequestRecord {
   httpStatus: number;
   error: GatewayError | null;
   clientGone: boolean;
+  /** The request's spend hold (worst case against its leases), settled here to the real cost. */
+  hold?: SpendHold | null;
 }
 
 export interface RecordDeps {
   usage: UsagePublisher;
   limiter: ClusterRateLimiter;
   log: Logger;
+  spend?: SpendGuard;
 }
 
 /**
@@ -50,6 +55,8 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
   const usage = r.usage ?? ZERO_USAGE;
   const candidate = winner?.candidate;
   const price = candidate?.price ?? NO_PRICE;
+  // First, before anything that could throw: settled to what billing will book (nothing without a winner), the rest returned.
+  if (r.hold) deps.spend?.settle(r.hold, r.key, winner ? usage : null, winner ? price : null);
   const ttft = winner?.ttftMs ?? null;
   const genMs = winner && ttft !== null ? winner.latencyMs - ttft : 0;
   const status = r.clientGone ? 499 : r.httpStatus;
@@ -90,6 +97,7 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
     price,
     cost_nano: splitCost ?? (winner ? costNano(usage, price) : 0),
   };
+  if (r.hold) event.lease_ids = r.hold.leaseIds;
   r.span.setAttributes({
     'switchyard.channel_id': event.channel_id,
     'switchyard.attempts': event.attempts.length,
