@@ -332,6 +332,48 @@ describe('@anthropic-ai/sdk → OpenAI channel: tool_use → tool_result', () =>
     });
   }
 
+  it('streamed, two tool_use blocks: two tool_result blocks go back as two role "tool" messages with their ids', async () => {
+    openaiUp.setBehavior({
+      chunks: 1,
+      chunkText: 'Checking both. ',
+      toolCalls: [
+        { name: 'get_weather', arguments: { city: 'Oslo' } },
+        { name: 'get_weather', arguments: { city: 'Bergen' } },
+      ],
+    });
+    try {
+      const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Weather in Oslo and Bergen?' }];
+      const first = await turn(true, messages);
+      expect(first.msg.stop_reason).toBe('tool_use');
+      const uses = first.msg.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+      expect(uses.map((u) => u.input)).toEqual([{ city: 'Oslo' }, { city: 'Bergen' }]);
+      expect(new Set(uses.map((u) => u.id)).size).toBe(2);
+      const firstUp = openaiUp.requests.at(-1)!.body as OpenAIUpstreamBody;
+      await expectBooked(first.requestId, { channel: 'oai', stream: true, input: countPromptTokens(firstUp.messages), output: 1 + 2 * TOOL_CALL_TOKENS });
+
+      openaiUp.setBehavior(ANSWERS);
+      await turn(true, [
+        ...messages,
+        { role: 'assistant', content: first.msg.content },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: uses[0]!.id, content: '{"sky":"clear"}' },
+            { type: 'tool_result', tool_use_id: uses[1]!.id, content: '{"sky":"rain"}' },
+          ],
+        },
+      ]);
+      const msgs = (openaiUp.requests.at(-1)!.body as OpenAIUpstreamBody).messages;
+      expect(msgs.at(-3)!.tool_calls!.map((c) => c.id)).toEqual(uses.map((u) => u.id));
+      expect(msgs.slice(-2).map((m) => [m.role, m.tool_call_id, JSON.stringify(m.content)])).toEqual([
+        ['tool', uses[0]!.id, expect.stringContaining('clear')],
+        ['tool', uses[1]!.id, expect.stringContaining('rain')],
+      ]);
+    } finally {
+      openaiUp.setBehavior(DEFAULT);
+    }
+  });
+
   it('streamed without tools: text deltas and usage, booked', async () => {
     const s = anthropic().messages.stream({ model: 'gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'stream hi' }] });
     let text = '';
@@ -427,6 +469,43 @@ describe('@google/genai → OpenAI channel: functionCall → functionResponse', 
       }
     });
   }
+
+  it('streamed, two calls of one function answered without ids: each result goes back under its own call id, in order', async () => {
+    openaiUp.setBehavior({
+      chunks: 1,
+      chunkText: 'Checking both. ',
+      toolCalls: [
+        { name: 'get_weather', arguments: { city: 'Oslo' } },
+        { name: 'get_weather', arguments: { city: 'Bergen' } },
+      ],
+    });
+    try {
+      const contents: Content[] = [{ role: 'user', parts: [{ text: 'Weather in Oslo and Bergen?' }] }];
+      const first = await turn(true, contents);
+      expect(first.calls.map((c) => c.args)).toEqual([{ city: 'Oslo' }, { city: 'Bergen' }]);
+      const firstUp = openaiUp.requests.at(-1)!.body as OpenAIUpstreamBody;
+      await expectBooked(first.requestId, { channel: 'oai', stream: true, input: countPromptTokens(firstUp.messages), output: 1 + 2 * TOOL_CALL_TOKENS });
+
+      openaiUp.setBehavior(ANSWERS);
+      const second = await turn(true, [
+        ...contents,
+        first.content,
+        { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { sky: 'clear' } } }, { functionResponse: { name: 'get_weather', response: { sky: 'rain' } } }] },
+      ]);
+      expect(second.text).toBe('Sunny. Sunny. ');
+      const msgs = (openaiUp.requests.at(-1)!.body as OpenAIUpstreamBody).messages;
+      const calls = msgs.at(-3)!.tool_calls!;
+      expect(calls.map((c) => JSON.parse(c.function.arguments) as unknown)).toEqual([{ city: 'Oslo' }, { city: 'Bergen' }]);
+      expect(calls.map((c) => c.id)).toEqual(first.calls.map((c) => c.id));
+      expect(new Set(calls.map((c) => c.id)).size).toBe(2);
+      expect(msgs.slice(-2).map((m) => [m.role, m.tool_call_id, JSON.parse(m.content as string) as unknown])).toEqual([
+        ['tool', calls[0]!.id, { sky: 'clear' }],
+        ['tool', calls[1]!.id, { sky: 'rain' }],
+      ]);
+    } finally {
+      openaiUp.setBehavior(DEFAULT);
+    }
+  });
 
   it('streamed without tools: the text and usage, booked', async () => {
     let text = '';
