@@ -74,6 +74,7 @@ describe('Gemini request parsing', () => {
     ['unknown role', { contents: [{ role: 'assistant', parts: [{ text: 'x' }] }] }, 'contents[0].role'],
     ['parts missing', { contents: [{ role: 'user' }] }, 'contents[0].parts'],
     ['an empty part', { contents: [{ parts: [{}] }] }, 'contents[0].parts[0]'],
+    ['a part text that is not a string', { contents: [{ parts: [{ text: 42 }] }] }, 'contents[0].parts[0].text'],
     ['functionCall in a user turn', { contents: [{ role: 'user', parts: [{ functionCall: { name: 'f', args: {} } }] }] }, 'contents[0].parts[0].functionCall'],
     ['temperature as a string', { contents: [], generationConfig: { temperature: 'warm' } }, 'generationConfig.temperature'],
     ['a googleSearch tool', { contents: [], tools: [{ googleSearch: {} }] }, 'tools[0]'],

@@ -77,6 +77,8 @@ function parseParts(raw: unknown, f: string, role: 'user' | 'model', calls: Call
     const file = field(part, 'fileData', 'file_data');
     const fc = field(part, 'functionCall', 'function_call');
     const fr = field(part, 'functionResponse', 'function_response');
+    // A `text` of another type is that field's type error, not an unknown part.
+    if (part.text !== undefined && part.text !== null && typeof part.text !== 'string') reqString(part.text, `${pf}.text`);
     if (typeof part.text === 'string') {
       if (part.thought === true) {
         const t: ContentPart = { type: 'thinking', text: part.text };

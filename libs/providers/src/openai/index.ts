@@ -1,4 +1,4 @@
-export { parseOpenAIChatRequest, toOpenAIChatRequest } from './request';
+export { checkOpenAIChatRelay, parseOpenAIChatRequest, toOpenAIChatRequest } from './request';
 export { parseOpenAIChatResponse, toOpenAIChatResponse, openAIFinishReason, toOpenAIFinishReason } from './response';
 export { OpenAIStreamDecoder, OpenAIStreamEncoder } from './stream';
 export type { OpenAIEncoderOptions } from './stream';

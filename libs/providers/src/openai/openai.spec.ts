@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, fixture, fixtureJson, fold, onTheWire } from '../../test-support/fixtures';
 import { ValidationError } from '../canonical/error.types';
 import type { StreamEvent } from '../canonical/stream.types';
-import { parseOpenAIChatRequest, toOpenAIChatRequest } from './request';
+import { checkOpenAIChatRelay, parseOpenAIChatRequest, toOpenAIChatRequest } from './request';
 import { parseOpenAIChatResponse, toOpenAIChatResponse } from './response';
 import { OpenAIStreamDecoder, OpenAIStreamEncoder } from './stream';
 import { parseOpenAIError, renderOpenAIError, renderOpenAIValidationError } from './errors';
@@ -112,6 +112,56 @@ describe('OpenAI request parsing', () => {
     expect(() => parseOpenAIChatRequest(body, { maxImageBytes: 3000 })).not.toThrow();
     const err = validationOf(body, { maxImageBytes: 2999 });
     expect(err).toMatchObject({ field: 'messages[0].content[0].image_url.url', code: 'image_too_large', status: 400 });
+  });
+});
+
+describe('checkOpenAIChatRelay (a body relayed untranslated)', () => {
+  function relayError(body: Record<string, unknown>, opts?: { maxImageBytes?: number }): ValidationError | null {
+    try {
+      checkOpenAIChatRelay(body, opts);
+      return null;
+    } catch (e) {
+      if (e instanceof ValidationError) return e;
+      throw e;
+    }
+  }
+
+  it.each([
+    ['temperature as a string', { temperature: 'hot' }, 'temperature'],
+    ['top_p as a string', { top_p: '1' }, 'top_p'],
+    ['max_tokens as a string', { max_tokens: '100' }, 'max_tokens'],
+    ['max_completion_tokens as a fraction', { max_completion_tokens: 1.5 }, 'max_completion_tokens'],
+    ['n as a string', { n: '2' }, 'n'],
+    ['tools as an object', { tools: { type: 'function' } }, 'tools'],
+    ['stream_options as a string', { stream_options: 'usage' }, 'stream_options'],
+    ['stop as a number', { stop: 5 }, 'stop'],
+    ['a message content as a number', { messages: [user(42)] }, 'messages[0].content'],
+    ['a content part that is not an object', { messages: [user(['hi'])] }, 'messages[0].content[0]'],
+    ['an image_url without its url', { messages: [user([{ type: 'image_url', image_url: {} }])] }, 'messages[0].content[0].image_url.url'],
+    ['a malformed data URL', { messages: [user([{ type: 'image_url', image_url: { url: 'data:image/png,xyz' } }])] }, 'messages[0].content[0].image_url.url'],
+  ])('refuses %s, naming the field as the translating parser does', (_name, extra, field) => {
+    const body = { model: 'm', messages: [user('hi')], ...extra };
+    expect(relayError(body)).toMatchObject({ field, status: 400 });
+    expect(validationOf(body)).toMatchObject({ field });
+  });
+
+  it('refuses a base64 image over the limit, and nothing else about images', () => {
+    const data = 'A'.repeat(4000); // 3000 bytes
+    const body = { model: 'm', messages: [user([{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }])] };
+    expect(relayError(body, { maxImageBytes: 3000 })).toBeNull();
+    expect(relayError(body, { maxImageBytes: 2999 })).toMatchObject({ field: 'messages[0].content[1].image_url.url', code: 'image_too_large' });
+    expect(relayError({ model: 'm', messages: [user([{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }])] }, { maxImageBytes: 1 })).toBeNull();
+  });
+
+  it('leaves what only the upstream knows to the upstream: unknown fields, part types, out-of-range values', () => {
+    const body = {
+      model: 'm',
+      temperature: 7,
+      max_tokens: 0,
+      some_new_field: { x: 1 },
+      messages: [user([{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }]), { role: 'assistant', content: null, tool_calls: [] }],
+    };
+    expect(relayError(body)).toBeNull();
   });
 });
 

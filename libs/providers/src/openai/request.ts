@@ -210,6 +210,36 @@ export function parseOpenAIChatRequest(body: unknown, opts?: ParseOptions): Cano
   return req;
 }
 
+/**
+ * The checks an OpenAI Chat Completions body gets when it is relayed as is
+ * to an OpenAI-compatible upstream (no translation, so parseOpenAIChatRequest
+ * does not run): the types of the sampling and limit fields every
+ * OpenAI-compatible API shares, the shape of message content, and the image
+ * size limit. Values and fields it does not know are left to the upstream.
+ * Throws a ValidationError naming the field, worded as parseOpenAIChatRequest
+ * words it, so a client gets the same answer whichever channel serves it.
+ */
+export function checkOpenAIChatRelay(body: Json, opts?: ParseOptions): void {
+  for (const f of ['temperature', 'top_p', 'presence_penalty', 'frequency_penalty'] as const) optNumber(body[f], f);
+  for (const f of ['max_tokens', 'max_completion_tokens', 'n', 'seed'] as const) optInt(body[f], f, Number.MIN_SAFE_INTEGER);
+  optArray(body.tools, 'tools');
+  optObject(body.stream_options, 'stream_options');
+  optStringList(body.stop, 'stop');
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (let i = 0; i < messages.length; i++) {
+    const content = isObject(messages[i]) ? (messages[i] as Json).content : undefined;
+    if (content === undefined || content === null || typeof content === 'string') continue;
+    const field = `messages[${i}].content`;
+    reqArray(content, field).forEach((p, j) => {
+      const f = `${field}[${j}]`;
+      const part = reqObject(p, f);
+      if (part.type !== 'image_url') return;
+      const url = reqString(reqObject(part.image_url, `${f}.image_url`).url, `${f}.image_url.url`);
+      if (url.startsWith('data:')) imageFromUrl(url, `${f}.image_url.url`, opts);
+    });
+  }
+}
+
 function imageUrl(p: ImagePart): OpenAIContentPart {
   const url = p.source.kind === 'url' ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
   return { type: 'image_url', image_url: p.detail ? { url, detail: p.detail } : { url } };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors/gateway-error';
-import { readChatRequest } from './chat-request.validation';
+import { canonicalOf, readChatRequest } from './chat-request.validation';
 
 describe('readChatRequest', () => {
   it('reads model, stream and the client’s usage request', () => {
@@ -19,6 +19,8 @@ describe('readChatRequest', () => {
     [{ model: 'm', messages: [] }, 'messages'],
     [{ model: 'm', messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
     [{ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: 'yes' }, 'stream'],
+    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }, 'temperature'],
+    [{ model: 'm', messages: [{ role: 'user', content: 42 }] }, 'messages[0].content'],
   ])('rejects %j naming param %s', (body, param) => {
     try {
       readChatRequest(body);
@@ -28,5 +30,16 @@ describe('readChatRequest', () => {
       expect((e as GatewayError).status).toBe(400);
       expect((e as GatewayError).param).toBe(param);
     }
+  });
+
+  it('rejects an image over the 20 MiB image limit (the body may be relayed untranslated)', () => {
+    const url = `data:image/png;base64,${'A'.repeat(Math.ceil((21 * 1024 * 1024 * 4) / 3))}`;
+    const body = { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] };
+    expect(() => readChatRequest(body)).toThrow(expect.objectContaining({ status: 400, param: 'messages[0].content[0].image_url.url', message: expect.stringContaining('the limit is 20971520 bytes') }));
+  });
+
+  it('a body only the translation refuses is a permanent (client) error: returned at once, never held against the channel', () => {
+    const view = readChatRequest({ model: 'm', temperature: 7, messages: [{ role: 'user', content: 'x' }] });
+    expect(() => canonicalOf(view)).toThrow(expect.objectContaining({ status: 400, param: 'temperature', errorClass: 'permanent' }));
   });
 });

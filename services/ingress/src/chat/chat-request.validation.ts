@@ -1,4 +1,4 @@
-import { CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientProtocolId, type ClientRequestContext, type ReasoningConfig } from '@switchyard/providers';
+import { checkOpenAIChatRelay, CLIENT_PROTOCOLS, ValidationError, type CanonicalRequest, type ClientProtocolId, type ClientRequestContext, type ReasoningConfig } from '@switchyard/providers';
 import { GatewayError } from '../errors/gateway-error';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
@@ -23,8 +23,9 @@ function invalid(message: string, param: string | null): GatewayError {
 }
 
 /**
- * Checks the fields the gateway itself relies on, with OpenAI's wording for
- * the error, and leaves the rest to the upstream that understands it.
+ * Checks the fields the gateway itself relies on, the types every
+ * OpenAI-compatible API shares and the image size limit, with OpenAI's
+ * wording for the error, and leaves the rest to the upstream that understands it.
  */
 export function readChatRequest(body: unknown): ChatRequestView {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -42,6 +43,13 @@ export function readChatRequest(body: unknown): ChatRequestView {
     }
   }
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw invalid("'stream' must be a boolean.", 'stream');
+  // The body may be relayed untranslated: the shared field types and the image limit are checked here,
+  // so the answer does not depend on which channel serves the model (a translated body is parsed in full).
+  try {
+    checkOpenAIChatRelay(b);
+  } catch (e) {
+    throw asValidationGatewayError(e);
+  }
   const so = b.stream_options as { include_usage?: unknown } | undefined | null;
   return {
     protocol: 'openai',
@@ -77,9 +85,14 @@ export function readTranslatedRequest(protocol: Exclude<ClientProtocolId, 'opena
   return view;
 }
 
+/**
+ * A request the client got wrong. It is `permanent`: returned at once, and
+ * never held against a channel, although a translated request is parsed
+ * only once an attempt on a channel that needs it begins.
+ */
 function asValidationGatewayError(e: unknown): GatewayError {
   if (e instanceof ValidationError) {
-    return new GatewayError('invalid_request', { message: `${e.field}: ${e.message}`, param: e.field, code: 'invalid_request', cause: e });
+    return new GatewayError('invalid_request', { message: `${e.field}: ${e.message}`, param: e.field, code: 'invalid_request', errorClass: 'permanent', cause: e });
   }
-  return e instanceof GatewayError ? e : new GatewayError('invalid_request', { message: (e as Error).message, cause: e });
+  return e instanceof GatewayError ? e : new GatewayError('invalid_request', { message: (e as Error).message, errorClass: 'permanent', cause: e });
 }
