@@ -1,13 +1,11 @@
 import { SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import type { NatsConnection, ReceivedUsage } from '@switchyard/bus';
+import { UsageConsumer, type NatsConnection, type Prepared, type ReceivedUsage } from '@switchyard/bus';
 import type { ClickHouseClient } from '@switchyard/clickhouse';
 import { STATS_CONSUMER } from '@switchyard/contracts';
 import type { IngestMetrics } from '@switchyard/metrics';
 import type { Logger } from '@switchyard/telemetry';
 import { MIN_BATCH_WAIT_MS } from './stats.config';
-import { PipelinedUsageConsumer } from './usage.pipeline';
 import { excludeInserted, insertPlannedBatch, planUsageBatch, type PlannedBatch, type StoreResult } from './usage.repository';
-import type { Prepared } from './usage.pipeline';
 
 export interface UsageStoreConsumerOptions {
   nc: NatsConnection;
@@ -24,12 +22,14 @@ export interface UsageStoreConsumerOptions {
 }
 
 const SINK = { sink: 'clickhouse' } as const;
+const NOT_PREPARED: Prepared<PlannedBatch> = { ok: false, error: new Error('not prepared') };
 
 /**
  * The stats side of the usage stream: pulls batches from the durable
  * consumer, writes each batch into ClickHouse once (see storeUsageBatch) and
- * acks only after the insert returned (PipelinedUsageConsumer: the next
- * batch is fetched while one is written). A failed insert
+ * acks only after the insert returned (the bus UsageConsumer in pipelined
+ * mode: the next batch is fetched, decoded and checked for duplicates while
+ * one is written). A failed insert
  * throws, the batch is nak'ed and comes back later: nothing is lost while
  * ClickHouse is down, nothing is doubled when it returns.
  *
@@ -37,7 +37,7 @@ const SINK = { sink: 'clickhouse' } as const;
  * context from the message headers, ended once the insert finished.
  */
 export class UsageStoreConsumer {
-  private readonly consumer: PipelinedUsageConsumer<PlannedBatch>;
+  private readonly consumer: UsageConsumer<PlannedBatch>;
   /** Request ids written by the last commit, and whether it failed: what a plan made beside it cannot know. */
   private lastInserted: ReadonlySet<string> = new Set();
   private lastFailed = false;
@@ -48,13 +48,14 @@ export class UsageStoreConsumer {
   constructor(private readonly opts: UsageStoreConsumerOptions) {
     this.tracer = opts.tracer ?? trace.getTracer('switchyard-stats');
     this.now = opts.now ?? (() => new Date());
-    this.consumer = new PipelinedUsageConsumer(opts.nc, {
+    this.consumer = new UsageConsumer<PlannedBatch>(opts.nc, {
       durable: opts.durable ?? STATS_CONSUMER,
+      pipelined: true,
       batchSize: opts.batchSize,
       // nats.js refuses a pull that expires in under a second: that would fail every fetch.
       maxWaitMs: Math.max(MIN_BATCH_WAIT_MS, opts.batchWaitMs),
       prepare: (batch) => planUsageBatch(this.opts.clickhouse, batch.map((r) => r.event), this.now()),
-      commit: async (batch, prepared) => void (await this.commit(batch, prepared)),
+      handle: async (batch, prepared) => void (await this.commit(batch, prepared ?? NOT_PREPARED)),
       onError: (err) => opts.logger.warn({ err }, 'usage consumer error; unacknowledged events will be redelivered'),
       onDeadLetter: (requestId, reason) => {
         opts.metrics?.deadLetters.inc(SINK);
@@ -78,7 +79,7 @@ export class UsageStoreConsumer {
 
   /** Stores one batch; exposed for tests that drive the write path without the bus. */
   async handle(batch: ReceivedUsage[]): Promise<StoreResult> {
-    return this.commit(batch, { ok: false, error: new Error('not prepared') });
+    return this.commit(batch, NOT_PREPARED);
   }
 
   /**
