@@ -1,9 +1,9 @@
-import { SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { UsageConsumer, type NatsConnection, type Prepared, type ReceivedUsage } from '@switchyard/bus';
 import type { ClickHouseClient } from '@switchyard/clickhouse';
 import { STATS_CONSUMER } from '@switchyard/contracts';
 import type { IngestMetrics } from '@switchyard/metrics';
-import type { Logger } from '@switchyard/telemetry';
+import { spansExported, type Logger } from '@switchyard/telemetry';
 import { MIN_BATCH_WAIT_MS } from './stats.config';
 import { excludeInserted, insertPlannedBatch, planUsageBatch, type PlannedBatch, type StoreResult } from './usage.repository';
 
@@ -22,6 +22,8 @@ export interface UsageStoreConsumerOptions {
 }
 
 const SINK = { sink: 'clickhouse' } as const;
+/** Links from a batch span to its events' spans, at most (the first event is its parent). */
+const MAX_BATCH_LINKS = 128;
 const NOT_PREPARED: Prepared<PlannedBatch> = { ok: false, error: new Error('not prepared') };
 
 /**
@@ -33,8 +35,11 @@ const NOT_PREPARED: Prepared<PlannedBatch> = { ok: false, error: new Error('not 
  * throws, the batch is nak'ed and comes back later: nothing is lost while
  * ClickHouse is down, nothing is doubled when it returns.
  *
- * Each event gets a `stats.store` span, a child of the producer's trace
- * context from the message headers, ended once the insert finished.
+ * While spans are exported, each event gets a `stats.store` span, a child
+ * of the producer's trace context from the message headers, ended once the
+ * insert finished; the batch's write runs in a `stats.store_batch` span
+ * (child of the first event's span, linked to the others') that holds the
+ * ClickHouse spans. Without an exporter none of them is made.
  */
 export class UsageStoreConsumer {
   private readonly consumer: UsageConsumer<PlannedBatch>;
@@ -89,6 +94,7 @@ export class UsageStoreConsumer {
    * still have landed), the plan is made again now.
    */
   private async commit(batch: ReceivedUsage[], prepared: Prepared<PlannedBatch>): Promise<StoreResult> {
+    if (!spansExported()) return this.write(batch, prepared, []);
     const spans: Span[] = batch.map((r) =>
       this.tracer.startSpan(
         'stats.store',
@@ -103,6 +109,26 @@ export class UsageStoreConsumer {
         r.traceContext,
       ),
     );
+    const batchSpan = this.tracer.startSpan(
+      'stats.store_batch',
+      {
+        attributes: { 'messaging.batch.message_count': batch.length },
+        links: spans.slice(1, MAX_BATCH_LINKS + 1).map((s) => ({ context: s.spanContext() })),
+      },
+      trace.setSpan(context.active(), spans[0]!),
+    );
+    try {
+      return await context.with(trace.setSpan(context.active(), batchSpan), () => this.write(batch, prepared, spans));
+    } catch (e) {
+      batchSpan.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      batchSpan.end();
+      for (const s of spans) s.end();
+    }
+  }
+
+  private async write(batch: ReceivedUsage[], prepared: Prepared<PlannedBatch>, spans: Span[]): Promise<StoreResult> {
     const m = this.opts.metrics;
     m?.batchSize.observe(SINK, batch.length);
     const t0 = process.hrtime.bigint();
@@ -117,7 +143,7 @@ export class UsageStoreConsumer {
       this.lastFailed = false;
       // The first event of each inserted id was stored; every other one was a duplicate.
       const inserted = new Set(result.inserted);
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < spans.length; i++) {
         const id = batch[i]!.event.request_id;
         spans[i]!.setAttribute('switchyard.stats.duplicate', !inserted.delete(id));
       }
@@ -141,8 +167,6 @@ export class UsageStoreConsumer {
         s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       }
       throw e;
-    } finally {
-      for (const s of spans) s.end();
     }
   }
 }
