@@ -132,6 +132,19 @@ describe('stats stores usage events from the bus', () => {
 });
 
 describe('the write path', () => {
+  it('stores strings with tabs, newlines, backslashes, quotes and non-ASCII exactly, and NULL measurements as NULL', async () => {
+    const logger = createLogger('stats-test', 'silent');
+    const store = new UsageStoreConsumer({ nc, clickhouse: ch, logger, batchSize: 100, batchWaitMs: 1000 });
+    const tricky = 'm\tod\nel \\ \'q\' "d" \r é 模型 \\N';
+    const e = usageEvent({ model_served: tricky, ttft_ms: null, tokens_per_second: null, occurred_at: '2025-03-01T10:20:30+02:00' });
+    await store.handle([{ event: e, traceContext: context.active(), deliveries: 1 }]);
+    const [row] = await selectRows<Record<string, unknown>>(
+      ch,
+      `SELECT model_served, ttft_ms, tokens_per_second, toString(occurred_at) AS at, event_date FROM usage_events WHERE request_id = '${e.request_id}'`,
+    );
+    expect(row).toEqual({ model_served: tricky, ttft_ms: null, tokens_per_second: null, at: '2025-03-01 08:20:30', event_date: '2025-03-01' });
+  });
+
   it('drops repeats inside one batch and ids already stored, in one insert', async () => {
     const logger = createLogger('stats-test', 'silent');
     const store = new UsageStoreConsumer({ nc, clickhouse: ch, logger, batchSize: 100, batchWaitMs: 1000 });

@@ -52,6 +52,26 @@ export interface UsageConsumerOptions<P = void> {
   onDeadLetter?: (requestId: string | undefined, reason: string) => void;
 }
 
+/**
+ * The trace context and delivery count are read from the message on first
+ * use: parsing headers and reply subjects per event is a real cost at tens
+ * of thousands of events a second, and a consumer that makes no spans never
+ * needs them.
+ */
+class Received implements ReceivedUsage {
+  private ctx: Context | undefined;
+  constructor(
+    readonly event: UsageEventV1,
+    private readonly msg: JsMsg,
+  ) {}
+  get traceContext(): Context {
+    return (this.ctx ??= extractTraceContext(this.msg.headers));
+  }
+  get deliveries(): number {
+    return this.msg.info.deliveryCount;
+  }
+}
+
 interface Decoded {
   good: ReceivedUsage[];
   goodMsgs: JsMsg[];
@@ -135,7 +155,7 @@ export class UsageConsumer<P = void> {
         await this.deadLetter(m, parsed.reason);
         continue;
       }
-      good.push({ event: parsed.value, traceContext: extractTraceContext(m.headers), deliveries: m.info.deliveryCount });
+      good.push(new Received(parsed.value, m));
       goodMsgs.push(m);
     }
     return { good, goodMsgs };

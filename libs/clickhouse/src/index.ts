@@ -15,5 +15,5 @@ export { createClickHouse, createClickHouseClient, ensureDatabase, dropDatabase 
 export type { ClickHouseClient, ClickHouseOptions } from './client';
 export { runMigrations, appliedVersions, compareVersions, serverVersion, statementFor, MIGRATIONS_TABLE } from './migrations';
 export type { Migration, RunMigrationsOptions, VersionedStatement } from './migrations';
-export { traceClickHouse, describeStatement } from './tracing';
+export { traceClickHouse, describeStatement, rawInsertBody } from './tracing';
 export type { ClickHouseTracingOptions } from './tracing';

@@ -1,5 +1,23 @@
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+
+const ROW_COUNT = Symbol('switchyard.clickhouse.rows');
+
+/**
+ * An insert body already in a raw format (TabSeparated, CSV): a byte stream
+ * for `client.insert({ values, format })` that also tells the insert span how
+ * many rows it holds.
+ */
+export function rawInsertBody(text: string, rows: number): Readable {
+  return Object.assign(Readable.from([text], { objectMode: false }), { [ROW_COUNT]: rows });
+}
+
+function rowsOf(values: unknown): number | undefined {
+  if (Array.isArray(values)) return values.length;
+  const n = (values as { [ROW_COUNT]?: unknown } | null)?.[ROW_COUNT];
+  return typeof n === 'number' ? n : undefined;
+}
 
 export interface ClickHouseTracingOptions {
   /** The database the client is bound to (db.name). */
@@ -44,7 +62,8 @@ interface Summary {
 /**
  * Wraps a client so that each insert, query and command made under an active
  * span gets a CLIENT span `clickhouse <OPERATION> <table>` with db.system,
- * db.name, db.operation, db.sql.table, the rows sent (inserts) and the
+ * db.name, db.operation, db.sql.table, the rows sent (inserts of an array
+ * or a {@link rawInsertBody}) and the
  * server's read/written rows when it reports them. The statement text is not
  * recorded: its escaped literals (ids, keys) stay out of traces. Calls
  * outside a span, or while `enabled()` is false, pass straight through.
@@ -81,7 +100,8 @@ export function traceClickHouse(client: ClickHouseClient, opts: ClickHouseTracin
 
   const insert: ClickHouseClient['insert'] = (params) => {
     if (!on()) return client.insert(params);
-    const rows = Array.isArray(params.values) ? { 'db.clickhouse.rows': params.values.length } : {};
+    const n = rowsOf(params.values);
+    const rows = n === undefined ? {} : { 'db.clickhouse.rows': n };
     return traced('INSERT', params.table.replace(/`/g, ''), rows, () => client.insert(params));
   };
   const query = ((params: Parameters<ClickHouseClient['query']>[0]) => {
