@@ -97,6 +97,13 @@ async function main() {
     SWITCHYARD_NODE_ARGS: process.env.SWITCHYARD_NODE_ARGS ?? '',
   });
   await stats.start();
+  // CPU the stats process spends on the run (its /metrics process_cpu_seconds_total), net of start-up.
+  const statsCpu = async () => {
+    const text = await (await fetch(`${stats.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+  };
+  const cpuBefore = await statsCpu();
 
   const publisher = new UsagePublisher(nc, { maxInFlight: 2048, maxSpooled: RATE * 10 });
   const total = RATE * DURATION_S;
@@ -152,6 +159,7 @@ async function main() {
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
   };
   const batches = metric('switchyard_ingest_batch_size_count');
+  const cpuSeconds = metric('process_cpu_seconds_total') - cpuBefore;
 
   const result = {
     target_rate: RATE,
@@ -171,6 +179,9 @@ async function main() {
     insert_batches: batches,
     mean_batch: Math.round(metric('switchyard_ingest_batch_size_sum') / batches),
     mean_insert_ms: Math.round((metric('switchyard_ingest_insert_duration_seconds_sum') / batches) * 1000),
+    // Less sensitive to other load on the machine than the rates: what one event costs the stats process.
+    stats_cpu_seconds: Math.round(cpuSeconds * 100) / 100,
+    stats_cpu_us_per_event: Math.round((cpuSeconds * 1e6) / total),
   };
   console.log(JSON.stringify(result, null, 2));
   const ok = visible === total && dupes === 0 && result.sustained_ingest_rate >= 20_000 && result.lag_ms_p99 < 2_000;

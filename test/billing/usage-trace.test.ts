@@ -51,7 +51,12 @@ describe('settlement tracing', () => {
       exporter.getFinishedSpans().find((s) => s.name === 'billing.settle' && s.attributes['switchyard.request_id'] === ev.request_id),
     );
     expect(settle.spanContext().traceId).toBe(traceId);
-    expect(settle.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+    // producer → `usage publish` → billing.settle: the settlement hangs under the publish of its event.
+    const publish = exporter.getFinishedSpans().find((s) => s.name === 'usage publish' && s.attributes['messaging.message.id'] === ev.request_id)!;
+    expect(publish.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+    expect(settle.parentSpanContext?.spanId).toBe(publish.spanContext().spanId);
+    const batch = exporter.getFinishedSpans().find((s) => s.name === 'billing.settle_batch' && s.parentSpanContext?.spanId === settle.spanContext().spanId);
+    expect(batch?.attributes['messaging.batch.message_count']).toBe(1);
     expect(settle.attributes).toMatchObject({ 'switchyard.account_id': ACME, 'switchyard.cost_nano': 42, 'billing.outcome': 'settled' });
   });
 });

@@ -139,6 +139,55 @@ describe('one request through all four services', () => {
     expect(inTrace.filter((sp) => sp.service === 'ingress').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('traces one request from ingress through the bus into ClickHouse and Postgres, without values', async () => {
+    const { response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'trace this prompt please' }] })
+      .withResponse();
+    const requestId = response.headers.get('x-request-id')!;
+    const rows = await until('the ClickHouse row', async () => {
+      const r = await clickhouseRows(requestId);
+      return r.length > 0 ? r : undefined;
+    });
+    const traceId = rows[0]!.trace_id;
+    const spanIn = (pick: (sp: (typeof otlp.spans)[number]) => boolean) => otlp.spans.find((sp) => sp.traceId === traceId && pick(sp));
+    const childOf = (parent: { spanId: string }, pick: (sp: (typeof otlp.spans)[number]) => boolean) =>
+      spanIn((sp) => sp.parentSpanId === parent.spanId && pick(sp));
+    // Exports are batched per service: wait for the deepest spans of each branch.
+    await until('the Postgres and ClickHouse spans', async () => {
+      const t = otlp.spans.filter((sp) => sp.traceId === traceId);
+      return t.some((sp) => sp.attributes['db.system'] === 'postgresql') && t.some((sp) => sp.attributes['db.system'] === 'clickhouse') ? t : undefined;
+    });
+
+    const ingress = spanIn((sp) => sp.service === 'ingress' && sp.name === 'POST /v1/chat/completions')!;
+    expect(ingress).toBeDefined();
+    expect(ingress.parentSpanId).toBe('');
+    expect(childOf(ingress, (sp) => sp.name === 'upstream attempt')?.attributes['switchyard.channel_id']).toBe('fast');
+    const publish = childOf(ingress, (sp) => sp.name === 'usage publish')!;
+    expect(publish.service).toBe('ingress');
+    expect(publish.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.message.id': requestId });
+
+    // stats: consumer span under the publish, its batch, the ClickHouse insert (table, rows; no statement).
+    const store = childOf(publish, (sp) => sp.name === 'stats.store')!;
+    expect(store.service).toBe('stats');
+    const storeBatch = childOf(store, (sp) => sp.name === 'stats.store_batch')!;
+    const insert = childOf(storeBatch, (sp) => sp.attributes['db.operation'] === 'INSERT')!;
+    expect(insert.attributes).toMatchObject({ 'db.system': 'clickhouse', 'db.sql.table': 'usage_events' });
+    expect(Number(insert.attributes['db.clickhouse.rows'])).toBe(1); // OTLP/JSON sends ints as strings
+
+    // billing: consumer span under the publish, its batch, the transaction's Postgres queries.
+    const settle = childOf(publish, (sp) => sp.name === 'billing.settle')!;
+    expect(settle.service).toBe('billing');
+    const settleBatch = childOf(settle, (sp) => sp.name === 'billing.settle_batch')!;
+    const pgSpans = otlp.spans.filter((sp) => sp.parentSpanId === settleBatch.spanId && sp.attributes['db.system'] === 'postgresql');
+    const operations = new Set(pgSpans.map((sp) => sp.attributes['db.operation']));
+    expect(operations).toContain('INSERT');
+    for (const sp of pgSpans) expect(sp.attributes['db.name']).toBe(new URL(stack.urls.databaseUrl).pathname.slice(1));
+    // Parameterized statements only: no parameter values, no request id, no key, no prompt.
+    const dbSpans = JSON.stringify(otlp.spans.filter((sp) => sp.traceId === traceId && sp.attributes['db.system'] !== undefined));
+    expect(dbSpans).not.toContain('db.postgresql.values');
+    for (const value of [requestId, stack.apiKey, 'trace this prompt please', stack.accountId]) expect(dbSpans).not.toContain(value);
+  });
+
   it('streams a chat completion intact and books it once with the upstream usage', async () => {
     const before = await balanceNano();
     const { data: stream, response } = await client.chat.completions

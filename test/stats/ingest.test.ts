@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, trace } from '@opentelemetry/api';
+import { SpanKind, context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { jetstream } from '@nats-io/jetstream';
 import { UsageConsumer, UsagePublisher, type NatsConnection } from '@switchyard/bus';
@@ -82,8 +82,24 @@ describe('stats stores usage events from the bus', () => {
         .find((s: ReadableSpan) => s.name === 'stats.store' && s.attributes['switchyard.request_id'] === event.request_id),
     );
     expect(span.spanContext().traceId).toBe(producer.spanContext().traceId);
-    expect(span.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
     expect(span.attributes['switchyard.stats.duplicate']).toBe(false);
+    // producer → `usage publish` (PRODUCER, ended by the JetStream ack) → stats.store
+    const finished = exporter.getFinishedSpans();
+    const publish = finished.find((s) => s.name === 'usage publish' && s.attributes['messaging.message.id'] === event.request_id)!;
+    expect(publish).toBeDefined();
+    expect(publish.kind).toBe(SpanKind.PRODUCER);
+    expect(publish.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
+    expect(publish.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': USAGE_SUBJECT_V1 });
+    expect(span.parentSpanContext?.spanId).toBe(publish.spanContext().spanId);
+    // stats.store → stats.store_batch → the ClickHouse insert, with its table and row count and no values.
+    const batch = finished.find((s) => s.name === 'stats.store_batch' && s.parentSpanContext?.spanId === span.spanContext().spanId)!;
+    expect(batch).toBeDefined();
+    const insert = finished.find((s) => s.parentSpanContext?.spanId === batch.spanContext().spanId && s.attributes['db.operation'] === 'INSERT')!;
+    expect(insert).toBeDefined();
+    expect(insert.name).toBe('clickhouse INSERT usage_events');
+    expect(insert.kind).toBe(SpanKind.CLIENT);
+    expect(insert.attributes).toMatchObject({ 'db.system': 'clickhouse', 'db.sql.table': 'usage_events', 'db.clickhouse.rows': 1 });
+    expect(JSON.stringify(insert.attributes)).not.toContain(event.request_id);
 
     const seq = (await streamSeqOf(nc, event.request_id))!;
     await waitFor('the ack', () => acks.kinds(seq).includes('ack'));
@@ -116,6 +132,19 @@ describe('stats stores usage events from the bus', () => {
 });
 
 describe('the write path', () => {
+  it('stores strings with tabs, newlines, backslashes, quotes and non-ASCII exactly, and NULL measurements as NULL', async () => {
+    const logger = createLogger('stats-test', 'silent');
+    const store = new UsageStoreConsumer({ nc, clickhouse: ch, logger, batchSize: 100, batchWaitMs: 1000 });
+    const tricky = 'm\tod\nel \\ \'q\' "d" \r é 模型 \\N';
+    const e = usageEvent({ model_served: tricky, ttft_ms: null, tokens_per_second: null, occurred_at: '2025-03-01T10:20:30+02:00' });
+    await store.handle([{ event: e, traceContext: context.active(), deliveries: 1 }]);
+    const [row] = await selectRows<Record<string, unknown>>(
+      ch,
+      `SELECT model_served, ttft_ms, tokens_per_second, toString(occurred_at) AS at, event_date FROM usage_events WHERE request_id = '${e.request_id}'`,
+    );
+    expect(row).toEqual({ model_served: tricky, ttft_ms: null, tokens_per_second: null, at: '2025-03-01 08:20:30', event_date: '2025-03-01' });
+  });
+
   it('drops repeats inside one batch and ids already stored, in one insert', async () => {
     const logger = createLogger('stats-test', 'silent');
     const store = new UsageStoreConsumer({ nc, clickhouse: ch, logger, batchSize: 100, batchWaitMs: 1000 });

@@ -3,5 +3,5 @@ export { ensureUsageTopology } from './usage-stream';
 export { UsagePublisher } from './usage-publisher';
 export type { UsagePublisherOptions } from './usage-publisher';
 export { UsageConsumer } from './usage-consumer';
-export type { UsageConsumerOptions, ReceivedUsage } from './usage-consumer';
+export type { UsageConsumerOptions, ReceivedUsage, Prepared } from './usage-consumer';
 export type { NatsConnection } from '@nats-io/transport-node';

@@ -18,16 +18,63 @@ export interface ReceivedUsage {
   deliveries: number;
 }
 
-export interface UsageConsumerOptions {
+/** What `prepare` gave for a batch: its value, or the error it threw. */
+export type Prepared<P> = { ok: true; value: P } | { ok: false; error: Error };
+
+export interface UsageConsumerOptions<P = void> {
   durable: string;
   /** Most events handed to the handler at once. */
   batchSize: number;
   /** Longest wait to fill a batch (at least 1000 ms: the JetStream client's floor). */
   maxWaitMs: number;
-  /** Writes the batch; must commit before resolving. A throw naks the batch for redelivery. */
-  handle: (batch: ReceivedUsage[]) => Promise<void>;
+  /**
+   * Writes the batch; must commit before resolving. A throw naks the batch
+   * for redelivery. In pipelined mode `prepared` is what `prepare` gave for
+   * this batch (absent without a `prepare`).
+   */
+  handle: (batch: ReceivedUsage[], prepared?: Prepared<P>) => Promise<void>;
+  /**
+   * Pipelined mode, for throughput: while batch k is being written, batch
+   * k+1 is fetched, decoded and prepared. Writes stay one at a time and in
+   * stream order; batch k+2 is fetched only after k committed, so a slow
+   * sink slows the fetching down (at most three batches in hand). Acks are
+   * sent without waiting for a reply each, then one flush (PING/PONG)
+   * confirms the server processed them all: one round trip per batch.
+   */
+  pipelined?: boolean;
+  /**
+   * Pipelined mode only: the first half of a write (e.g. a duplicate check),
+   * run while the previous batch is still being written. A throw does not
+   * fail the batch: `handle` gets the error and decides.
+   */
+  prepare?: (batch: ReceivedUsage[]) => Promise<P>;
   onError?: (err: Error) => void;
   onDeadLetter?: (requestId: string | undefined, reason: string) => void;
+}
+
+/**
+ * The trace context and delivery count are read from the message on first
+ * use: parsing headers and reply subjects per event is a real cost at tens
+ * of thousands of events a second, and a consumer that makes no spans never
+ * needs them.
+ */
+class Received implements ReceivedUsage {
+  private ctx: Context | undefined;
+  constructor(
+    readonly event: UsageEventV1,
+    private readonly msg: JsMsg,
+  ) {}
+  get traceContext(): Context {
+    return (this.ctx ??= extractTraceContext(this.msg.headers));
+  }
+  get deliveries(): number {
+    return this.msg.info.deliveryCount;
+  }
+}
+
+interface Decoded {
+  good: ReceivedUsage[];
+  goodMsgs: JsMsg[];
 }
 
 /**
@@ -35,15 +82,16 @@ export interface UsageConsumerOptions {
  * Acks only after `handle` resolved (the write committed); a failed write is
  * nak'ed with a delay and redelivered. Events that fail validation go to the
  * dead-letter stream with the reason and are then acked — never dropped
- * silently, never retried forever.
+ * silently, never retried forever. One batch at a time, or pipelined (see
+ * {@link UsageConsumerOptions.pipelined}).
  */
-export class UsageConsumer {
+export class UsageConsumer<P = void> {
   private running = false;
   private stopped: Promise<void> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly opts: UsageConsumerOptions,
+    private readonly opts: UsageConsumerOptions<P>,
   ) {}
 
   start(): void {
@@ -52,7 +100,7 @@ export class UsageConsumer {
     this.stopped = this.loop();
   }
 
-  /** Stops fetching; the batch in hand is finished and acked first. */
+  /** Stops fetching; the batches in hand are finished and acked (or nak'ed) first. */
   async stop(): Promise<void> {
     this.running = false;
     await this.stopped;
@@ -60,6 +108,7 @@ export class UsageConsumer {
 
   private async loop(): Promise<void> {
     const js = jetstream(this.nc);
+    let writing: Promise<void> = Promise.resolve();
     while (this.running) {
       try {
         const consumer = await js.consumers.get(USAGE_STREAM, this.opts.durable);
@@ -68,7 +117,25 @@ export class UsageConsumer {
           const msgs = await consumer.fetch({ max_messages: this.opts.batchSize, expires: Math.max(1000, this.opts.maxWaitMs) });
           const batch: JsMsg[] = [];
           for await (const m of msgs) batch.push(m);
-          if (batch.length > 0) await this.process(batch);
+          if (batch.length === 0) continue;
+          const decoded = await this.decode(batch);
+          if (decoded.good.length === 0) continue;
+          if (!this.opts.pipelined) {
+            await this.writeAndAckEach(decoded);
+            continue;
+          }
+          const prepare = this.opts.prepare;
+          const prepared: Promise<Prepared<P> | undefined> = prepare
+            ? prepare(decoded.good).then(
+                (value): Prepared<P> => ({ ok: true, value }),
+                (error: Error): Prepared<P> => ({ ok: false, error }),
+              )
+            : Promise.resolve(undefined);
+          const previous = writing;
+          writing = previous.then(() => this.writeAndFlushAcks(decoded, prepared));
+          // Fetch the next batch once the previous write is done: at most one
+          // batch writing and one being prepared.
+          await previous;
         }
       } catch (e) {
         if (!this.running) break;
@@ -76,9 +143,10 @@ export class UsageConsumer {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    await writing;
   }
 
-  private async process(msgs: JsMsg[]): Promise<void> {
+  private async decode(msgs: JsMsg[]): Promise<Decoded> {
     const good: ReceivedUsage[] = [];
     const goodMsgs: JsMsg[] = [];
     for (const m of msgs) {
@@ -87,10 +155,14 @@ export class UsageConsumer {
         await this.deadLetter(m, parsed.reason);
         continue;
       }
-      good.push({ event: parsed.value, traceContext: extractTraceContext(m.headers), deliveries: m.info.deliveryCount });
+      good.push(new Received(parsed.value, m));
       goodMsgs.push(m);
     }
-    if (good.length === 0) return;
+    return { good, goodMsgs };
+  }
+
+  /** One batch at a time; each ack is confirmed so that "acked" really means the server saw it. */
+  private async writeAndAckEach({ good, goodMsgs }: Decoded): Promise<void> {
     try {
       await this.opts.handle(good);
     } catch (e) {
@@ -98,8 +170,20 @@ export class UsageConsumer {
       for (const m of goodMsgs) m.nak(2_000);
       return;
     }
-    // Acks are confirmed so that "acked" really means the server saw it.
     await Promise.all(goodMsgs.map((m) => m.ackAck().catch(() => false)));
+  }
+
+  private async writeAndFlushAcks({ good, goodMsgs }: Decoded, prepared: Promise<Prepared<P> | undefined>): Promise<void> {
+    try {
+      await this.opts.handle(good, await prepared);
+    } catch (e) {
+      this.opts.onError?.(e as Error);
+      for (const m of goodMsgs) m.nak(2_000);
+      return;
+    }
+    for (const m of goodMsgs) m.ack();
+    // The server handles a connection's messages in order: the PONG means every ack above was processed.
+    await this.nc.flush().catch((e: Error) => this.opts.onError?.(e));
   }
 
   private async deadLetter(m: JsMsg, reason: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Context } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Context, type Span } from '@opentelemetry/api';
 import { USAGE_SUBJECT_V1, type UsageEventV1, parseUsageEventV1 } from '@switchyard/contracts';
-import { injectTraceHeaders, type HeaderCarrier } from '@switchyard/telemetry';
+import { injectTraceHeaders, spansExported, type HeaderCarrier } from '@switchyard/telemetry';
 import { JetStreamAsyncPublisher } from './jetstream-async-publisher';
 import { UsageDiskSpool, type SpooledEvent } from './usage-disk-spool';
 
@@ -26,7 +26,11 @@ export interface UsagePublisherOptions {
 interface Pending extends SpooledEvent {
   /** The disk segment this event was replayed from. */
   segment?: string;
+  /** The `usage publish` span, ended by the JetStream ack (or when the event leaves memory). */
+  span?: Span;
 }
+
+const tracer = trace.getTracer('switchyard-bus');
 
 /** Reused carrier for trace headers: no closures allocated per event. */
 class RecordCarrier implements HeaderCarrier {
@@ -90,17 +94,41 @@ export class UsagePublisher {
   publish(event: UsageEventV1, traceContext?: Context): void {
     const check = parseUsageEventV1(event);
     if (!check.ok) throw new Error(`usage event ${event.request_id} is invalid: ${check.reason}`);
+    const data = Buffer.from(JSON.stringify(event));
+    // A PRODUCER span only when spans are exported; the consumers' spans
+    // become its children through the traceparent header.
+    const span = spansExported() ? this.startPublishSpan(event.request_id, data.length, traceContext ?? context.active()) : undefined;
     this.carrier.record = {};
-    injectTraceHeaders(this.carrier, traceContext);
-    const p: Pending = { id: event.request_id, data: Buffer.from(JSON.stringify(event)), traceHeaders: this.carrier.record };
+    injectTraceHeaders(this.carrier, span ? trace.setSpan(traceContext ?? context.active(), span) : traceContext);
+    const p: Pending = { id: event.request_id, data, traceHeaders: this.carrier.record, span };
     if (this.spool.length + this.inFlight >= this.maxSpooled) {
-      if (this.disk?.append(p)) this.spilled++;
-      else {
+      if (this.disk?.append(p)) {
+        this.spilled++;
+        endPublishSpan(p, 'spooled_to_disk');
+      } else {
         this.dropped++;
+        endPublishSpan(p, 'dropped');
         this.opts.onError?.(new Error('usage spool full; event dropped'), this.spool.length);
       }
     } else this.spool.push(p);
     this.kick();
+  }
+
+  private startPublishSpan(requestId: string, bytes: number, parent: Context): Span {
+    return tracer.startSpan(
+      'usage publish',
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation': 'publish',
+          'messaging.destination.name': USAGE_SUBJECT_V1,
+          'messaging.message.id': requestId,
+          'messaging.message.body.size': bytes,
+        },
+      },
+      parent,
+    );
   }
 
   get stats() {
@@ -129,6 +157,7 @@ export class UsagePublisher {
       for (const p of this.spool) if (!p.segment) this.disk.append(p);
       this.disk.seal();
     }
+    for (const p of this.spool) endPublishSpan(p, this.disk ? 'spooled_to_disk' : 'dropped');
   }
 
   private kick(): void {
@@ -159,6 +188,7 @@ export class UsagePublisher {
 
   private acked(p: Pending): void {
     this.published++;
+    endPublishSpan(p);
     if (!p.segment) return;
     const left = (this.replaying.get(p.segment) ?? 1) - 1;
     if (left > 0) this.replaying.set(p.segment, left);
@@ -201,4 +231,13 @@ export class UsagePublisher {
       for (const w of waiters) w();
     }
   }
+}
+
+/** Ends the event's publish span: acknowledged by JetStream, or (with `outcome`) not yet published when it left memory. */
+function endPublishSpan(p: Pending, outcome?: 'spooled_to_disk' | 'dropped'): void {
+  if (!p.span) return;
+  if (outcome) p.span.setAttribute('switchyard.usage.outcome', outcome);
+  if (outcome === 'dropped') p.span.setStatus({ code: SpanStatusCode.ERROR, message: 'usage spool full; event dropped' });
+  p.span.end();
+  p.span = undefined;
 }

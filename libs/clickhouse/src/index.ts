@@ -15,3 +15,5 @@ export { createClickHouse, createClickHouseClient, ensureDatabase, dropDatabase 
 export type { ClickHouseClient, ClickHouseOptions } from './client';
 export { runMigrations, addColumnIfMissing, appliedVersions, compareVersions, serverVersion, statementFor, MIGRATIONS_TABLE } from './migrations';
 export type { GuardedStatement, Migration, RunMigrationsOptions, VersionedStatement } from './migrations';
+export { traceClickHouse, describeStatement, rawInsertBody } from './tracing';
+export type { ClickHouseTracingOptions } from './tracing';

@@ -12,6 +12,12 @@ export interface TelemetryOptions {
   /** Extra processors (tests attach an in-memory exporter here). */
   spanProcessors?: SpanProcessor[];
   env?: Record<string, string | undefined>;
+  /**
+   * Client libraries to trace with their maintained OpenTelemetry
+   * instrumentation, only while spans are exported. `pg` must be required
+   * after startTelemetry (start telemetry first in main.ts).
+   */
+  instrument?: Array<'pg'>;
 }
 
 export interface Telemetry {
@@ -28,6 +34,18 @@ export interface Telemetry {
  * set, so an unconfigured machine neither exports nor logs exporter errors.
  * Sampling follows the standard OTEL_TRACES_SAMPLER variables.
  */
+let spansLeaveProcess = false;
+
+/**
+ * True when spans go to an exporter (OTLP, or a test's processor). Spans that
+ * only exist for an SRE reading a trace (database calls, bus publishes,
+ * batch writes) are created only then: without an exporter they would cost
+ * allocations on hot paths and go nowhere.
+ */
+export function spansExported(): boolean {
+  return spansLeaveProcess;
+}
+
 export function startTelemetry(opts: TelemetryOptions): Telemetry {
   const env = opts.env ?? process.env;
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -37,6 +55,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf';
     processors.push(new BatchSpanProcessor(protocol === 'http/json' ? new OTLPJsonExporter() : new OTLPProtoExporter()));
   }
+  spansLeaveProcess = processors.length > 0;
   // With nothing to export, a no-op processor still makes the SDK register its
   // tracer provider: requests get real trace ids for events and logs.
   if (processors.length === 0) processors.push(new NoopSpanProcessor());
@@ -48,7 +67,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     spanProcessors: processors,
     // Hot paths are traced by hand (one span per request and per upstream
     // attempt); automatic instrumentation would add its cost to every request.
-    instrumentations: [],
+    instrumentations: spansLeaveProcess ? clientInstrumentations(opts.instrument ?? []) : [],
     metricReaders: [],
   });
   sdk.start();
@@ -57,4 +76,34 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     exporting: Boolean(endpoint),
     shutdown: () => sdk.shutdown(),
   };
+}
+
+/**
+ * Postgres via @opentelemetry/instrumentation-pg: a CLIENT span per query
+ * (name `pg.query:<OPERATION> <db>`) with db.system, db.name, db.user,
+ * net.peer.name/port, db.statement (kysely's parameterized text: `$1`
+ * placeholders, never the values) and db.operation. Parameter values are not
+ * recorded (enhancedDatabaseReporting off), nor are connection-string
+ * credentials (the instrumentation masks them). Only queries under a span of
+ * ours are traced (requireParentSpan): housekeeping queries do not make
+ * traces of their own.
+ */
+function clientInstrumentations(names: Array<'pg'>) {
+  const out = [];
+  if (names.includes('pg')) {
+    // Loaded only when used: services without Postgres never load it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof import('@opentelemetry/instrumentation-pg');
+    out.push(
+      new PgInstrumentation({
+        enhancedDatabaseReporting: false,
+        requireParentSpan: true,
+        requestHook: (span, info) => {
+          const op = /^\s*([A-Za-z]+)/.exec(info.query.text)?.[1];
+          if (op) span.setAttribute('db.operation', op.toUpperCase());
+        },
+      }),
+    );
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 import { startTelemetry } from '@switchyard/telemetry';
 // Telemetry starts before anything else is loaded.
-const telemetry = startTelemetry({ serviceName: 'billing' });
+// It patches `pg` (Postgres spans), so it must run before start-billing loads it.
+const telemetry = startTelemetry({ serviceName: 'billing', instrument: ['pg'] });
 
 import { startBilling } from './start-billing';
 

@@ -4,11 +4,11 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AddressInfo } from 'node:net';
 import { connectNats, ensureUsageTopology, type NatsConnection } from '@switchyard/bus';
-import { createClickHouse, runMigrations, type ClickHouseClient } from '@switchyard/clickhouse';
+import { createClickHouse, runMigrations, traceClickHouse, type ClickHouseClient } from '@switchyard/clickhouse';
 import { redactUrl, type Env } from '@switchyard/config';
 import { STATS_CONSUMER, USAGE_STREAM } from '@switchyard/contracts';
 import { httpMetricsHooks, pollConsumerLag } from '@switchyard/metrics';
-import { createLogger, type Logger } from '@switchyard/telemetry';
+import { createLogger, spansExported, type Logger } from '@switchyard/telemetry';
 import { ApiErrorFilter } from './http-errors';
 import { NestPinoLogger } from './nest-logger';
 import { loadStatsConfig, type StatsConfig } from './stats.config';
@@ -80,7 +80,8 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
 
     const consumer = new UsageStoreConsumer({
       nc,
-      clickhouse,
+      // ClickHouse spans under the consumer's batch span, while spans are exported.
+      clickhouse: traceClickHouse(clickhouse, { database: config.clickhouseDatabase, enabled: spansExported }),
       logger,
       batchSize: config.batchSize,
       batchWaitMs: config.batchWaitMs,

@@ -1,13 +1,11 @@
-import { SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import type { NatsConnection, ReceivedUsage } from '@switchyard/bus';
+import { SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { UsageConsumer, type NatsConnection, type Prepared, type ReceivedUsage } from '@switchyard/bus';
 import type { ClickHouseClient } from '@switchyard/clickhouse';
 import { STATS_CONSUMER } from '@switchyard/contracts';
 import type { IngestMetrics } from '@switchyard/metrics';
-import type { Logger } from '@switchyard/telemetry';
+import { spansExported, type Logger } from '@switchyard/telemetry';
 import { MIN_BATCH_WAIT_MS } from './stats.config';
-import { PipelinedUsageConsumer } from './usage.pipeline';
 import { excludeInserted, insertPlannedBatch, planUsageBatch, type PlannedBatch, type StoreResult } from './usage.repository';
-import type { Prepared } from './usage.pipeline';
 
 export interface UsageStoreConsumerOptions {
   nc: NatsConnection;
@@ -24,20 +22,27 @@ export interface UsageStoreConsumerOptions {
 }
 
 const SINK = { sink: 'clickhouse' } as const;
+/** Links from a batch span to its events' spans, at most (the first event is its parent). */
+const MAX_BATCH_LINKS = 128;
+const NOT_PREPARED: Prepared<PlannedBatch> = { ok: false, error: new Error('not prepared') };
 
 /**
  * The stats side of the usage stream: pulls batches from the durable
  * consumer, writes each batch into ClickHouse once (see storeUsageBatch) and
- * acks only after the insert returned (PipelinedUsageConsumer: the next
- * batch is fetched while one is written). A failed insert
+ * acks only after the insert returned (the bus UsageConsumer in pipelined
+ * mode: the next batch is fetched, decoded and checked for duplicates while
+ * one is written). A failed insert
  * throws, the batch is nak'ed and comes back later: nothing is lost while
  * ClickHouse is down, nothing is doubled when it returns.
  *
- * Each event gets a `stats.store` span, a child of the producer's trace
- * context from the message headers, ended once the insert finished.
+ * While spans are exported, each event gets a `stats.store` span, a child
+ * of the producer's trace context from the message headers, ended once the
+ * insert finished; the batch's write runs in a `stats.store_batch` span
+ * (child of the first event's span, linked to the others') that holds the
+ * ClickHouse spans. Without an exporter none of them is made.
  */
 export class UsageStoreConsumer {
-  private readonly consumer: PipelinedUsageConsumer<PlannedBatch>;
+  private readonly consumer: UsageConsumer<PlannedBatch>;
   /** Request ids written by the last commit, and whether it failed: what a plan made beside it cannot know. */
   private lastInserted: ReadonlySet<string> = new Set();
   private lastFailed = false;
@@ -48,13 +53,14 @@ export class UsageStoreConsumer {
   constructor(private readonly opts: UsageStoreConsumerOptions) {
     this.tracer = opts.tracer ?? trace.getTracer('switchyard-stats');
     this.now = opts.now ?? (() => new Date());
-    this.consumer = new PipelinedUsageConsumer(opts.nc, {
+    this.consumer = new UsageConsumer<PlannedBatch>(opts.nc, {
       durable: opts.durable ?? STATS_CONSUMER,
+      pipelined: true,
       batchSize: opts.batchSize,
       // nats.js refuses a pull that expires in under a second: that would fail every fetch.
       maxWaitMs: Math.max(MIN_BATCH_WAIT_MS, opts.batchWaitMs),
       prepare: (batch) => planUsageBatch(this.opts.clickhouse, batch.map((r) => r.event), this.now()),
-      commit: async (batch, prepared) => void (await this.commit(batch, prepared)),
+      handle: async (batch, prepared) => void (await this.commit(batch, prepared ?? NOT_PREPARED)),
       onError: (err) => opts.logger.warn({ err }, 'usage consumer error; unacknowledged events will be redelivered'),
       onDeadLetter: (requestId, reason) => {
         opts.metrics?.deadLetters.inc(SINK);
@@ -78,7 +84,7 @@ export class UsageStoreConsumer {
 
   /** Stores one batch; exposed for tests that drive the write path without the bus. */
   async handle(batch: ReceivedUsage[]): Promise<StoreResult> {
-    return this.commit(batch, { ok: false, error: new Error('not prepared') });
+    return this.commit(batch, NOT_PREPARED);
   }
 
   /**
@@ -88,6 +94,7 @@ export class UsageStoreConsumer {
    * still have landed), the plan is made again now.
    */
   private async commit(batch: ReceivedUsage[], prepared: Prepared<PlannedBatch>): Promise<StoreResult> {
+    if (!spansExported()) return this.write(batch, prepared, []);
     const spans: Span[] = batch.map((r) =>
       this.tracer.startSpan(
         'stats.store',
@@ -102,6 +109,26 @@ export class UsageStoreConsumer {
         r.traceContext,
       ),
     );
+    const batchSpan = this.tracer.startSpan(
+      'stats.store_batch',
+      {
+        attributes: { 'messaging.batch.message_count': batch.length },
+        links: spans.slice(1, MAX_BATCH_LINKS + 1).map((s) => ({ context: s.spanContext() })),
+      },
+      trace.setSpan(context.active(), spans[0]!),
+    );
+    try {
+      return await context.with(trace.setSpan(context.active(), batchSpan), () => this.write(batch, prepared, spans));
+    } catch (e) {
+      batchSpan.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      batchSpan.end();
+      for (const s of spans) s.end();
+    }
+  }
+
+  private async write(batch: ReceivedUsage[], prepared: Prepared<PlannedBatch>, spans: Span[]): Promise<StoreResult> {
     const m = this.opts.metrics;
     m?.batchSize.observe(SINK, batch.length);
     const t0 = process.hrtime.bigint();
@@ -116,7 +143,7 @@ export class UsageStoreConsumer {
       this.lastFailed = false;
       // The first event of each inserted id was stored; every other one was a duplicate.
       const inserted = new Set(result.inserted);
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < spans.length; i++) {
         const id = batch[i]!.event.request_id;
         spans[i]!.setAttribute('switchyard.stats.duplicate', !inserted.delete(id));
       }
@@ -140,8 +167,6 @@ export class UsageStoreConsumer {
         s.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       }
       throw e;
-    } finally {
-      for (const s of spans) s.end();
     }
   }
 }

@@ -1,6 +1,6 @@
-import { identifier, literalList, sql, type ClickHouseClient } from '@switchyard/clickhouse';
+import { formatDateTime, identifier, literalList, rawInsertBody, sql, type ClickHouseClient } from '@switchyard/clickhouse';
 import type { UsageEventV1 } from '@switchyard/contracts';
-import { USAGE_EVENTS_TABLE, toUsageRow, type UsageEventInsert } from './usage.table';
+import { USAGE_EVENTS_TABLE, USAGE_INSERT_COLUMNS, toUsageRow, usageRowsTsv, type UsageEventInsert } from './usage.table';
 
 export interface StoreResult {
   /** Request ids written by this call. */
@@ -55,9 +55,10 @@ export async function planUsageBatch(
 ): Promise<PlannedBatch> {
   const duplicates: string[] = [];
   const unique = new Map<string, UsageEventInsert>();
+  const insertedAtText = formatDateTime(insertedAt);
   for (const e of events) {
     if (unique.has(e.request_id)) duplicates.push(e.request_id);
-    else unique.set(e.request_id, toUsageRow(e, insertedAt));
+    else unique.set(e.request_id, toUsageRow(e, insertedAtText));
   }
   const stored = await findStoredRequestIds(client, [...unique.values()]);
   const rows: UsageEventInsert[] = [];
@@ -80,17 +81,26 @@ export function excludeInserted(plan: PlannedBatch, inserted: ReadonlySet<string
   return { rows, duplicates };
 }
 
-/** One JSONEachRow insert of the planned rows; resolves once ClickHouse accepted it. */
+/**
+ * One TabSeparated insert of the planned rows (cheaper than JSONEachRow to
+ * encode here and to parse in ClickHouse); resolves once ClickHouse
+ * accepted it.
+ */
 export async function insertPlannedBatch(client: ClickHouseClient, plan: PlannedBatch): Promise<StoreResult> {
   if (plan.rows.length > 0) {
-    await client.insert({ table: identifier(USAGE_EVENTS_TABLE).text, values: plan.rows, format: 'JSONEachRow' });
+    await client.insert({
+      table: identifier(USAGE_EVENTS_TABLE).text,
+      columns: [...USAGE_INSERT_COLUMNS],
+      values: rawInsertBody(usageRowsTsv(plan.rows), plan.rows.length),
+      format: 'TabSeparated',
+    });
   }
   return { inserted: plan.rows.map((r) => r.request_id), duplicates: plan.duplicates };
 }
 
 /**
  * Writes a batch of usage events exactly once: repeats within the batch and
- * request ids already stored are dropped, the rest go in one JSONEachRow
+ * request ids already stored are dropped, the rest go in one TabSeparated
  * insert. Resolves only after ClickHouse accepted the insert; any failure
  * throws, so the caller leaves the batch unacknowledged for redelivery.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageEventV1 } from '@switchyard/contracts';
-import { toStoredUsage, toUsageRow } from './usage.table';
+import { USAGE_INSERT_COLUMNS, toStoredUsage, toUsageRow, tsvString, usageRowsTsv } from './usage.table';
 
 const event: UsageEventV1 = {
   schema: 'usage.v1',
@@ -41,6 +41,18 @@ describe('usage_events rows', () => {
     });
   });
 
+  it('split every ISO form of occurred_at the same way, cut or parsed', () => {
+    const viaDate = (iso: string) => {
+      const at = new Date(iso);
+      const p = (n: number) => String(n).padStart(2, '0');
+      const date = `${at.getUTCFullYear()}-${p(at.getUTCMonth() + 1)}-${p(at.getUTCDate())}`;
+      return { occurred_at: `${date} ${p(at.getUTCHours())}:${p(at.getUTCMinutes())}:${p(at.getUTCSeconds())}`, occurred_at_ms: at.getUTCMilliseconds(), event_date: date };
+    };
+    for (const iso of ['2025-02-01T01:59:59.987Z', '2025-12-31T23:59:59Z', '2024-02-29T00:00:00.000Z', '2025-02-01T01:59:59.1Z', '2025-02-01T01:59:59.123456Z', '2025-02-01T00:30:00.250+01:00', '2025-01-01T23:00:00-02:00']) {
+      expect(toUsageRow({ ...event, occurred_at: iso }, '2025-02-01 02:00:00'), iso).toMatchObject(viaDate(iso));
+    }
+  });
+
   it('turn null strings into empty ones but keep null measurements null', () => {
     const row = toUsageRow(event, new Date());
     expect(row).toMatchObject({ trace_id: '', error_class: 'timeout', ttft_ms: null, tokens_per_second: null });
@@ -76,5 +88,25 @@ describe('usage_events rows', () => {
       attempts: event.attempts,
     });
     expect(() => toStoredUsage({ ...selected, cost_nano: '9007199254740993' })).toThrow(/exact range/);
+  });
+
+  it('go to ClickHouse as TabSeparated: every column once, in order, escaped, NULL as \\N', () => {
+    const row = toUsageRow({ ...event, model_served: 'a\tb\nc\\d\re' }, new Date('2025-02-01T02:00:00Z'));
+    expect([...USAGE_INSERT_COLUMNS].sort()).toEqual(Object.keys(row).sort());
+    const body = usageRowsTsv([row, row]);
+    const lines = body.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('');
+    const fields = lines[0]!.split('\t');
+    expect(fields).toHaveLength(USAGE_INSERT_COLUMNS.length);
+    const at = (c: (typeof USAGE_INSERT_COLUMNS)[number]) => fields[USAGE_INSERT_COLUMNS.indexOf(c)];
+    expect(at('model_served')).toBe('a\\tb\\nc\\\\d\\re');
+    expect(at('ttft_ms')).toBe('\\N');
+    expect(at('tokens_per_second')).toBe('\\N');
+    expect(at('cache_write_input_tokens')).toBe(String(row.cache_write_input_tokens));
+    expect(at('cost_nano')).toBe(String(Number.MAX_SAFE_INTEGER));
+    expect(at('occurred_at')).toBe('2025-02-01 01:59:59');
+    expect(at('attempts')).toBe(tsvString(row.attempts));
+    expect(tsvString('plain')).toBe('plain');
   });
 });

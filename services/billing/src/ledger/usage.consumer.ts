@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { UsageConsumer, type NatsConnection, type ReceivedUsage } from '@switchyard/bus';
 import { BILLING_CONSUMER } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
+import { spansExported, type Logger } from '@switchyard/telemetry';
 import type { DB } from '../db/database';
 import { settleUsageBatch, type SettleOutcome } from './usage.settlement';
 
@@ -25,7 +25,9 @@ export interface BillingConsumerOptions {
  * The durable usage consumer: settles each batch in one transaction, then the
  * bus acks. One `billing.settle` span per event, a child of the producer's
  * trace (from the message headers), so the settlement shows in the request's
- * trace.
+ * trace. While spans are exported, the batch's transaction runs in a
+ * `billing.settle_batch` span (child of the first event's span, linked to the
+ * others'): the Postgres spans of the pg instrumentation hang under it.
  */
 export class BillingUsageConsumer {
   private readonly consumer: UsageConsumer;
@@ -85,12 +87,26 @@ export class BillingUsageConsumer {
     );
     let outcomes: Map<string, SettleOutcome>;
     const started = performance.now();
+    const batchSpan = spansExported()
+      ? this.tracer.startSpan(
+          'billing.settle_batch',
+          {
+            attributes: { 'messaging.batch.message_count': batch.length },
+            links: spans.slice(1, 129).map((s) => ({ context: s.spanContext() })),
+          },
+          trace.setSpan(context.active(), spans[0]!),
+        )
+      : undefined;
     try {
-      outcomes = await settleUsageBatch(
-        this.db,
-        batch.map((r) => r.event),
-      );
+      const settle = () =>
+        settleUsageBatch(
+          this.db,
+          batch.map((r) => r.event),
+        );
+      outcomes = await (batchSpan ? context.with(trace.setSpan(context.active(), batchSpan), settle) : settle());
     } catch (e) {
+      batchSpan?.setStatus({ code: SpanStatusCode.ERROR, message: 'settlement failed' });
+      batchSpan?.end();
       for (const s of spans) {
         s.recordException(e as Error);
         s.setStatus({ code: SpanStatusCode.ERROR, message: 'settlement failed' });
@@ -98,6 +114,7 @@ export class BillingUsageConsumer {
       }
       throw e;
     }
+    batchSpan?.end();
     const seen = new Set<string>();
     batch.forEach((r, i) => {
       const id = r.event.request_id;
