@@ -50,6 +50,8 @@ beforeAll(async () => {
   nc = await resetUsageBus();
   // The schema before 0002, with rows already in it: 0002 must backfill them.
   await runMigrations(ch, statsMigrations().slice(0, 1));
+  // Today's row shape carries the cache-write column (a later migration, idempotent): give the old table it.
+  await ch.command({ query: 'ALTER TABLE usage_events ADD COLUMN cache_write_input_tokens UInt32 DEFAULT 0' });
   await storeUsageBatch(ch, [...early, ancient], new Date(now - 2 * MIN));
   stats = await startStats({ logger: createLogger('stats-test', 'silent'), config: { port: 0, host: '127.0.0.1', retentionDays: 400 } });
   await storeUsageBatch(ch, later, new Date());
