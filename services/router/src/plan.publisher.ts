@@ -51,6 +51,7 @@ export class PlanPublisher {
   private refreshing: Promise<void> | undefined;
   private again = false;
   private lastError: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -86,6 +87,7 @@ export class PlanPublisher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     if (this.healthTimer) clearInterval(this.healthTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
   /** Pushes the current health when it differs from the plan in the bucket (routing unchanged). */
@@ -171,6 +173,15 @@ export class PlanPublisher {
       this.lastError = (e as Error).message;
       this.metrics?.refreshErrors.inc();
       this.log.warn({ err: this.lastError }, 'catalog refresh failed; keeping the last plan');
+      // Billing starting or restarting: ask again soon rather than a whole refresh period later
+      // (a router that starts first would otherwise serve a stale plan for up to ROUTER_REFRESH_MS).
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.refresh();
+        }, Math.min(1_000, this.refreshMs));
+        this.retryTimer.unref();
+      }
     }
   }
 }
