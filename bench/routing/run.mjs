@@ -9,7 +9,7 @@
 //
 // Uses (and resets) the *test* databases, like the end-to-end tests.
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 
@@ -220,9 +220,12 @@ async function changingWorld(stack, fakes) {
 
 function writeRouting(table) {
   const path = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../docs/routing.md');
+  // Only the generated tables are replaced: the hand-written reading and the sections after it stay.
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const kept = old.includes('\n## Reading it') ? old.slice(old.indexOf('\n## Reading it')) : '';
   writeFileSync(
     path,
-    `# Routing quality\n\nMade by \`npm run build && node bench/routing/run.mjs --write\` on the 2-core development machine; rerun it after a routing change.\n\n${table}\n`,
+    `# Routing quality\n\nMade by \`npm run build && node bench/routing/run.mjs --write\` on the 2-core development machine; rerun it after a routing change.\n\n${table}\n${kept}`,
   );
 }
 
