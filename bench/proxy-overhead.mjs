@@ -110,7 +110,8 @@ async function main() {
   const stack = await startStack({
     channels: [{ id: 'bench', baseUrl: fakeUrl, models: [{ model: 'gpt-4o-mini', inputUsdPerMtok: '0.15', outputUsdPerMtok: '0.60' }] }],
     balanceUsd: '1000000.00',
-    env: { ingress: { SWITCHYARD_PIN_CPU: '1', LOG_LEVEL: 'error' } },
+    // SWITCHYARD_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the ingress under this load.
+    env: { ingress: { SWITCHYARD_PIN_CPU: '1', LOG_LEVEL: 'error', ...(process.env.SWITCHYARD_NODE_ARGS ? { SWITCHYARD_NODE_ARGS: process.env.SWITCHYARD_NODE_ARGS } : {}) } },
   });
   const ingressUrl = `${stack.ingressUrl}/v1`;
   try {

@@ -169,13 +169,14 @@ export function planRoute(input: PlanInput): AttemptPlan {
 
   // 1. Exclusions.
   const allowed = pref.allowed_channels ? new Set(pref.allowed_channels) : null;
-  const seen = new Set<string>();
+  // Each candidate's health is read once per plan (the planner runs synchronously: it cannot change meanwhile).
+  const healthById = new Map<string, CandidateHealth | undefined>();
   const expl: CandidateExplanation[] = [];
   const eligible: PlanCandidate[] = [];
   for (const c of input.candidates) {
-    if (seen.has(c.channel_id)) continue;
-    seen.add(c.channel_id);
+    if (healthById.has(c.channel_id)) continue;
     const h = input.health(c.channel_id);
+    healthById.set(c.channel_id, h);
     const breaker = h?.breaker?.state ?? 'closed';
     const e: CandidateExplanation = {
       channel_id: c.channel_id,
@@ -237,7 +238,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
 
   // 2. Scores (all modes: the explanation shows them).
   const scored = scoreCandidates(
-    eligible.map((c) => ({ channel_id: c.channel_id, price: c.price, stats: input.health(c.channel_id)?.stats ?? null })),
+    eligible.map((c) => ({ channel_id: c.channel_id, price: c.price, stats: healthById.get(c.channel_id)?.stats ?? null })),
     weights,
     cfg.scoring,
   );
@@ -250,7 +251,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
     e.components = { cost: round(s.components.cost), latency: round(s.components.latency), availability: round(s.components.availability) };
     e.inputs = { ...s.inputs, expected_ms: round(s.inputs.expected_ms, 1), ttft_ms: round(s.inputs.ttft_ms, 1), tokens_per_second: round(s.inputs.tokens_per_second, 2), success_rate: round(s.inputs.success_rate) };
   }
-  const isHalfOpen = (id: string): boolean => input.health(id)?.breaker?.state === 'half_open';
+  const isHalfOpen = (id: string): boolean => healthById.get(id)?.breaker?.state === 'half_open';
   const poolCtx = { random: input.random, stickyKey: input.stickyKey, inFlight: input.inFlight };
   const member = (id: string): { channel_id: string; weight: number } => ({ channel_id: id, weight: byId.get(id)!.weight });
 
@@ -313,7 +314,9 @@ export function planRoute(input: PlanInput): AttemptPlan {
       pick = { channel_id: probe, reason: 'probe', detail: 'half-open breaker: probing whether the channel recovered' };
     } else {
       // Softmax per channel; a group of equals is sampled as one (its members' mass summed), then the pool picks inside it.
-      const flat = groups.flat();
+      // A plain loop: Array.prototype.flat is slow in V8 (the planner's costliest line under load).
+      const flat: string[] = [];
+      for (const g of groups) for (const id of g) flat.push(id);
       const probs = softmaxProbabilities(
         flat.map((id) => scoreOf.get(id)!.score),
         cfg.temperature,
@@ -345,7 +348,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
   if (mode === 'smart' && pref.hedge && cfg.hedge.enabled && order.length >= 2) {
     if (freeParallel < 1) notes.push('no hedge: global parallel-attempt cap reached');
     else {
-      const stats = input.health(order[0]!)?.stats ?? null;
+      const stats = healthById.get(order[0]!)?.stats ?? null;
       const prior = cfg.scoring.priors?.ttft_ms ?? DEFAULT_PRIORS.ttft_ms;
       const basis = stats?.p95_ttft_ms ?? (stats?.ema_ttft_ms !== null && stats?.ema_ttft_ms !== undefined ? stats.ema_ttft_ms * 2 : prior * 2);
       const after = Math.round(Math.min(cfg.hedge.ceilingMs, Math.max(cfg.hedge.floorMs, Number.isFinite(basis) ? basis : cfg.hedge.ceilingMs)));
@@ -358,7 +361,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
   explanation.hedge = hedge;
   return {
     mode,
-    attempts: order.map((id) => ({ channel_id: id, candidate: byId.get(id)!, probe: (input.health(id)?.breaker?.state ?? 'closed') === 'half_open' })),
+    attempts: order.map((id) => ({ channel_id: id, candidate: byId.get(id)!, probe: (healthById.get(id)?.breaker?.state ?? 'closed') === 'half_open' })),
     start_at_once: Math.min(startAtOnce, order.length),
     hedge,
     explanation,

@@ -1,4 +1,4 @@
-export { startTelemetry, spansExported } from './tracing';
+export { startTelemetry, spansExported, startRequestSpan, startChildSpan } from './tracing';
 export type { Telemetry, TelemetryOptions } from './tracing';
 export { injectTraceHeaders, extractTraceContext, activeTraceId } from './propagation';
 export type { HeaderCarrier } from './propagation';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { activeTraceId, injectTraceHeaders, extractTraceContext, spansExported, startTelemetry } from './index';
+import { activeTraceId, injectTraceHeaders, extractTraceContext, spansExported, startChildSpan, startRequestSpan, startTelemetry } from './index';
 
 const telemetry = startTelemetry({ serviceName: 'spec', env: {} });
 afterAll(() => telemetry.shutdown());
@@ -23,5 +23,19 @@ describe('startTelemetry without an exporter', () => {
     expect(h.get('traceparent')).toContain(span.spanContext().traceId);
     expect(activeTraceId(extractTraceContext(carrier))).toBe(span.spanContext().traceId);
     span.end();
+  });
+
+  it('gives each request its own trace id, sampled, across message headers, without recording spans', () => {
+    const a = startRequestSpan(telemetry.tracer, 'POST /v1/chat/completions', { attributes: { 'switchyard.model': 'm' } });
+    const b = startRequestSpan(telemetry.tracer, 'POST /v1/chat/completions', {});
+    expect(a.isRecording()).toBe(false);
+    const id = activeTraceId(trace.setSpan(ROOT_CONTEXT, a));
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(activeTraceId(trace.setSpan(ROOT_CONTEXT, b))).not.toBe(id);
+    const h = new Map<string, string>();
+    const carrier = { get: (k: string) => h.get(k) ?? '', set: (k: string, v: string) => void h.set(k, v), has: (k: string) => h.has(k), keys: () => [...h.keys()] };
+    injectTraceHeaders(carrier, trace.setSpan(ROOT_CONTEXT, a));
+    expect(h.get('traceparent')).toMatch(new RegExp(`^00-${id}-[0-9a-f]{16}-01$`));
+    expect(startChildSpan(telemetry.tracer, 'upstream attempt', {}, a).isRecording()).toBe(false);
   });
 });

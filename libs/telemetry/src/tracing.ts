@@ -1,10 +1,10 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, RandomIdGenerator, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { trace, type Tracer } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, TraceFlags, trace, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -44,6 +44,26 @@ let spansLeaveProcess = false;
  */
 export function spansExported(): boolean {
   return spansLeaveProcess;
+}
+
+const ids = new RandomIdGenerator();
+/** Stands for a child span that would go nowhere: records nothing, ends as a no-op. */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * A request's root span. Exported: a real SDK span. Not exported: a
+ * non-recording span that still carries a fresh trace id (sampled flag set,
+ * as the SDK's default sampler would), so usage events, logs and message
+ * headers keep their trace ids without the SDK building a span nobody reads.
+ */
+export function startRequestSpan(tracer: Tracer, name: string, options: SpanOptions): Span {
+  if (spansLeaveProcess) return tracer.startSpan(name, options);
+  return trace.wrapSpanContext({ traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED });
+}
+
+/** A child of `parent`, made only when spans are exported (otherwise a no-op span). */
+export function startChildSpan(tracer: Tracer, name: string, options: SpanOptions, parent: Span): Span {
+  return spansLeaveProcess ? tracer.startSpan(name, options, trace.setSpan(ROOT_CONTEXT, parent)) : NO_SPAN;
 }
 
 export function startTelemetry(opts: TelemetryOptions): Telemetry {

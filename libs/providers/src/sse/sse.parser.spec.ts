@@ -54,4 +54,24 @@ describe('SseParser', () => {
       { event: undefined, data: '{"error":{"code":503}}' },
     ]);
   });
+
+  it('drops a byte-order mark at the start of the stream, even split across chunks, and keeps one later on', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const p = new SseParser();
+    const out: SseEvent[] = [];
+    p.push(bom.subarray(0, 1), out);
+    p.push(Buffer.concat([bom.subarray(1), Buffer.from('data: a\n\ndata: \ufeffb\n\n')]), out);
+    p.end(out);
+    expect(out).toEqual([
+      { event: undefined, data: 'a' },
+      { event: undefined, data: '\ufeffb' },
+    ]);
+  });
+
+  it('joins multi-line data and starts every event afresh', () => {
+    expect(parse(['event: x\ndata: 1\ndata: 2\n\ndata: 3\n\n'])).toEqual([
+      { event: 'x', data: '1\n2' },
+      { event: undefined, data: '3' },
+    ]);
+  });
 });

@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 export interface SseEvent {
   /** The `event:` field, when the server sent one. */
   event: string | undefined;
@@ -14,7 +16,9 @@ export interface SseEvent {
  * streaming decoder so a character split across chunks is not mangled.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder();
+  /** Node's native UTF-8 decoder: holds a split character back until its bytes arrive. */
+  private readonly decoder = new StringDecoder('utf8');
+  private started = false;
   private buf = '';
   private data: string[] = [];
   private eventName: string | undefined;
@@ -22,17 +26,24 @@ export class SseParser {
 
   /** Parses a chunk, appending complete events to `out`. */
   push(chunk: Uint8Array, out: SseEvent[]): void {
-    this.feed(this.decoder.decode(chunk, { stream: true }), out);
+    this.feed(this.text(this.decoder.write(chunk)), out);
   }
 
   /** Ends the stream: a last event left without its blank line is still delivered. */
   end(out: SseEvent[]): void {
-    this.feed(this.decoder.decode(), out);
+    this.feed(this.text(this.decoder.end()), out);
     if (this.buf.length > 0) {
       this.line(this.buf, out);
       this.buf = '';
     }
     this.dispatch(out);
+  }
+
+  /** Decoded text, without the byte-order mark a stream may start with (as TextDecoder and the SSE spec drop it). */
+  private text(decoded: string): string {
+    if (this.started || decoded.length === 0) return decoded;
+    this.started = true;
+    return decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   }
 
   private feed(text: string, out: SseEvent[]): void {
@@ -81,8 +92,11 @@ export class SseParser {
   }
 
   private dispatch(out: SseEvent[]): void {
-    if (this.data.length > 0) out.push({ event: this.eventName, data: this.data.join('\n') });
-    this.data = [];
+    const d = this.data;
+    if (d.length > 0) {
+      out.push({ event: this.eventName, data: d.length === 1 ? d[0]! : d.join('\n') });
+      d.length = 0;
+    }
     this.eventName = undefined;
   }
 }

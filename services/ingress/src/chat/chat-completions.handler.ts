@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { costNano } from '@switchyard/pricing';
 import type { UsagePublisher } from '@switchyard/bus';
-import type { Logger } from '@switchyard/telemetry';
+import { spansExported, startChildSpan, startRequestSpan, type Logger } from '@switchyard/telemetry';
 import type { KeyCache, ResolvedKey } from '../auth/key-cache';
 import { authenticate } from '../auth/authenticate';
 import { GatewayError } from '../errors/gateway-error';
@@ -249,7 +249,7 @@ export class ChatCompletionsHandler {
     const occurredAt = new Date();
     const hold = (await this.deps.spend?.holdOrThrow(key, candidates, chatSpendEstimate(view, req.headers['content-length']), occurredAt)) ?? null;
 
-    const span = this.deps.tracer.startSpan('POST /v1/chat/completions', {
+    const span = startRequestSpan(this.deps.tracer, 'POST /v1/chat/completions', {
       kind: SpanKind.SERVER,
       attributes: {
         'switchyard.request_id': req.id,
@@ -304,8 +304,11 @@ export class ChatCompletionsHandler {
       });
       ex.mode = plan.mode;
       ex.plan = plan;
-      span.setAttribute('switchyard.route_mode', plan.mode);
-      span.setAttribute('switchyard.route.explanation', explanationToSpanAttribute(plan.explanation));
+      if (spansExported()) {
+        // Serialised only for a span that leaves the process.
+        span.setAttribute('switchyard.route_mode', plan.mode);
+        span.setAttribute('switchyard.route.explanation', explanationToSpanAttribute(plan.explanation));
+      }
       if (req.headers['x-switchyard-explain'] === '1') void reply.header('x-switchyard-explain', explanationToHeader(plan.explanation));
       const opened = await this.execute(ex, plan);
       ex.winner = opened.attempt;
@@ -491,13 +494,14 @@ export class ChatCompletionsHandler {
   private async open(ex: Exchange, candidate: PlanCandidate, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
     const attempt = new UpstreamAttempt(candidate, performance.now() - ex.startedAt, this.deps.timeouts);
     ex.attempts.push(attempt);
-    const span = this.deps.tracer.startSpan(
+    const span = startChildSpan(
+      this.deps.tracer,
       'upstream attempt',
       {
         kind: SpanKind.CLIENT,
         attributes: { 'switchyard.channel_id': candidate.channel_id, 'switchyard.provider': candidate.provider, 'gen_ai.request.model': candidate.upstream_model },
       },
-      trace.setSpan(ROOT_CONTEXT, ex.span),
+      ex.span,
     );
     try {
       const access = await this.deps.credentials.access(candidate.channel_id);

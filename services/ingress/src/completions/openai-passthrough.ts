@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { recordRequest } from '../usage/request-record';
 import { admitOrThrow } from '../limits/admit';
 import { SpanKind, type Span } from '@opentelemetry/api';
+import { startRequestSpan } from '@switchyard/telemetry';
 import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { formatRouteErrors, keyRoutePolicy, planRoute, resolveRoutePreferences, routingActionFor, type RoutePreferences } from '@switchyard/routing';
 import type { ResolvedKey } from '../auth/key-cache';
@@ -115,7 +116,7 @@ export class OpenAIPassthrough {
     const occurredAt = new Date();
     const hold = (await this.deps.spend?.holdOrThrow(key, candidates, surfaceSpendEstimate(surface.upstreamPath, req, request.headers['content-length']), occurredAt)) ?? null;
 
-    const span = this.deps.tracer.startSpan(surface.name, {
+    const span = startRequestSpan(this.deps.tracer, surface.name, {
       kind: SpanKind.SERVER,
       attributes: { 'switchyard.request_id': request.id, 'switchyard.model': req.model, 'switchyard.stream': req.stream, 'switchyard.key_id': key.key_id },
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LeaseReply, LeaseRequest } from '@switchyard/contracts';
-import { LeaseBook, type LeaseTransport, type SpendScope } from './lease-book';
+import { LeaseBook, budgetPeriods, type LeaseTransport, type SpendScope } from './lease-book';
 
 const ACCOUNT: SpendScope = { scope: 'account', accountId: 'acme', keyId: null, period: null };
 const DAY: SpendScope = { scope: 'key_day', accountId: 'acme', keyId: 'k1', period: '2026-11-26' };
@@ -192,5 +192,15 @@ describe('LeaseBook', () => {
     book.settle(r.hold, 40n);
     await book.close();
     expect(billing.leases.get('lease-1')).toMatchObject({ released: true, granted: 40n });
+  });
+});
+
+describe('budgetPeriods', () => {
+  it('names the UTC day and month of each instant, also across midnight and month ends', () => {
+    expect(budgetPeriods(new Date('2026-11-30T23:59:59.999Z'))).toEqual({ day: '2026-11-30', month: '2026-11' });
+    expect(budgetPeriods(new Date('2026-11-30T12:00:00.000Z'))).toEqual({ day: '2026-11-30', month: '2026-11' });
+    expect(budgetPeriods(new Date('2026-12-01T00:00:00.000Z'))).toEqual({ day: '2026-12-01', month: '2026-12' });
+    expect(budgetPeriods(new Date('2026-11-30T23:59:59.999Z'))).toEqual({ day: '2026-11-30', month: '2026-11' });
+    expect(budgetPeriods(new Date('2027-01-01T00:00:00.001Z'))).toEqual({ day: '2027-01-01', month: '2027-01' });
   });
 });

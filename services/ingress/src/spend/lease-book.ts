@@ -358,8 +358,17 @@ function wire(l: LocalLease, want: bigint, replicaId: string, release: boolean, 
   };
 }
 
+const DAY_MS = 86_400_000;
+/** The last UTC day formatted, reused until the clock leaves it (no ISO formatting per request). */
+let periodsCache = { dayStart: NaN, periods: { day: '', month: '' } };
+
 /** The key-budget periods a request that arrived at `at` falls in (UTC). */
 export function budgetPeriods(at: Date): { day: string; month: string } {
+  const t = at.getTime();
+  const c = periodsCache;
+  if (t >= c.dayStart && t < c.dayStart + DAY_MS) return c.periods;
   const iso = at.toISOString();
-  return { day: iso.slice(0, 10), month: iso.slice(0, 7) };
+  const periods = { day: iso.slice(0, 10), month: iso.slice(0, 7) };
+  periodsCache = { dayStart: t - (t % DAY_MS), periods };
+  return periods;
 }

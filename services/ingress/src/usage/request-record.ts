@@ -63,11 +63,12 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
   // Served by more than one attempt (mid-stream failover): each priced at its own channel.
   let splitCost: number | null = null;
   for (const a of r.attempts) if (a.delivered) splitCost = (splitCost ?? 0) + costNano(a.delivered, a.candidate.price);
+  const traceContext = trace.setSpan(ROOT_CONTEXT, r.span);
   const event: UsageEventV1 = {
     schema: USAGE_SCHEMA_V1,
     request_id: r.requestId,
     occurred_at: r.occurredAt.toISOString(),
-    trace_id: activeTraceId(trace.setSpan(ROOT_CONTEXT, r.span)),
+    trace_id: activeTraceId(traceContext),
     key_id: r.key.key_id,
     account_id: r.key.account_id,
     model_requested: r.modelRequested,
@@ -109,7 +110,7 @@ export function recordRequest(deps: RecordDeps, r: RequestRecord): void {
   r.span.end();
   if (r.key.tpm) deps.limiter.chargeTokens(r.key, usage.input_tokens + usage.output_tokens);
   try {
-    deps.usage.publish(event, trace.setSpan(ROOT_CONTEXT, r.span));
+    deps.usage.publish(event, traceContext);
   } catch (e) {
     deps.log.error({ request_id: r.requestId, err: (e as Error).message }, 'usage event not published');
   }
