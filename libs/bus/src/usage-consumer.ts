@@ -23,8 +23,17 @@ export type Prepared<P> = { ok: true; value: P } | { ok: false; error: Error };
 
 export interface UsageConsumerOptions<P = void> {
   durable: string;
-  /** Most events handed to the handler at once. */
+  /** Most events handed to the handler at once, while the consumer keeps up. */
   batchSize: number;
+  /**
+   * Most events handed over at once while the consumer is behind (default
+   * `batchSize`): after a fetch came back full, the next asks for twice as
+   * many, up to this; after one that was not full, `batchSize` again. A
+   * sink whose cost is mostly per write (ClickHouse inserts) catches up
+   * with fewer, larger writes, and stays at small batches (low latency)
+   * when it keeps up.
+   */
+  maxBatchSize?: number;
   /** Longest wait to fill a batch (at least 1000 ms: the JetStream client's floor). */
   maxWaitMs: number;
   /**
@@ -109,14 +118,18 @@ export class UsageConsumer<P = void> {
   private async loop(): Promise<void> {
     const js = jetstream(this.nc);
     let writing: Promise<void> = Promise.resolve();
+    const maxBatch = Math.max(this.opts.batchSize, this.opts.maxBatchSize ?? 0);
+    let size = this.opts.batchSize;
     while (this.running) {
       try {
         const consumer = await js.consumers.get(USAGE_STREAM, this.opts.durable);
         while (this.running) {
           // The JetStream client refuses fetch waits under one second.
-          const msgs = await consumer.fetch({ max_messages: this.opts.batchSize, expires: Math.max(1000, this.opts.maxWaitMs) });
+          const msgs = await consumer.fetch({ max_messages: size, expires: Math.max(1000, this.opts.maxWaitMs) });
           const batch: JsMsg[] = [];
           for await (const m of msgs) batch.push(m);
+          // Full: more are waiting, so ask for more next time; otherwise back to the base size.
+          size = batch.length >= size ? Math.min(maxBatch, size * 2) : this.opts.batchSize;
           if (batch.length === 0) continue;
           const decoded = await this.decode(batch);
           if (decoded.good.length === 0) continue;

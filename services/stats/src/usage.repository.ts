@@ -1,6 +1,6 @@
-import { formatDateTime, identifier, literalList, rawInsertBody, sql, type ClickHouseClient } from '@switchyard/clickhouse';
+import { formatDateTime, joinSql, identifier, literalList, rawInsertBody, sql, type ClickHouseClient } from '@switchyard/clickhouse';
 import type { UsageEventV1 } from '@switchyard/contracts';
-import { USAGE_EVENTS_TABLE, USAGE_INSERT_COLUMNS, toUsageRow, usageRowsTsv, type UsageEventInsert } from './usage.table';
+import { USAGE_EVENTS_TABLE, USAGE_INSERT_COLUMNS, USAGE_REQUEST_IDS_TABLE, toUsageRow, usageRowsTsv, type UsageEventInsert } from './usage.table';
 
 export interface StoreResult {
   /** Request ids written by this call. */
@@ -16,25 +16,57 @@ export interface StoreResult {
  */
 export const DUPLICATE_CHECK_CHUNK = 2000;
 
+/**
+ * Seconds between two occurred_at values that still share one range of the
+ * duplicate check: a redelivered hour-old event among fresh ones adds a
+ * second small range instead of widening one range over the whole hour.
+ */
+const RANGE_GAP_SECONDS = 60;
+
+const epochSeconds = (dateTime: string) => Date.parse(`${dateTime.replace(' ', 'T')}Z`) / 1000;
+
+/**
+ * The occurred_at ranges ('YYYY-MM-DD hh:mm:ss', inclusive) covering
+ * `rows`: distinct seconds, merged while less than a minute apart.
+ */
+export function occurredAtRanges(rows: readonly UsageEventInsert[]): Array<[string, string]> {
+  const seconds = [...new Set(rows.map((r) => r.occurred_at))].sort();
+  const ranges: Array<[string, string]> = [];
+  let last = NaN;
+  for (const s of seconds) {
+    const t = epochSeconds(s);
+    const open = ranges.at(-1);
+    if (open && t - last <= RANGE_GAP_SECONDS) open[1] = s;
+    else ranges.push([s, s]);
+    last = t;
+  }
+  return ranges;
+}
+
+/**
+ * The duplicate check for up to {@link DUPLICATE_CHECK_CHUNK} rows: which of
+ * their request ids are in usage_request_ids (every stored request id with
+ * its occurred_at, kept by a materialized view on usage_events). That table
+ * is sorted by (occurred_at, request_id) and a repeat of an event carries
+ * the occurred_at ingress gave it once, so the primary index narrows the
+ * read to the seconds of the batch: the cost follows the batch (and the
+ * events of those seconds), not the size of the table.
+ */
+export function storedRequestIdsQuery(rows: readonly UsageEventInsert[]): string {
+  const ranges = occurredAtRanges(rows).map(([from, to]) => sql`occurred_at >= ${from} AND occurred_at <= ${to}`);
+  return sql`SELECT request_id FROM ${identifier(USAGE_REQUEST_IDS_TABLE)}
+WHERE (${joinSql(ranges, '\n   OR ')})
+  AND request_id IN ${literalList([...new Set(rows.map((r) => r.request_id))])}`.text;
+}
+
 /** Request ids among `rows` that are already stored: one query per 2,000 rows. */
 export async function findStoredRequestIds(client: ClickHouseClient, rows: readonly UsageEventInsert[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < rows.length; i += DUPLICATE_CHECK_CHUNK) {
-    for (const id of await findStoredChunk(client, rows.slice(i, i + DUPLICATE_CHECK_CHUNK))) found.add(id);
+    const rs = await client.query({ query: storedRequestIdsQuery(rows.slice(i, i + DUPLICATE_CHECK_CHUNK)), format: 'JSONEachRow' });
+    for (const r of await rs.json<{ request_id: string }>()) found.add(r.request_id);
   }
   return found;
-}
-
-async function findStoredChunk(client: ClickHouseClient, rows: readonly UsageEventInsert[]): Promise<string[]> {
-  const distinct = (pick: (r: UsageEventInsert) => string) => literalList([...new Set(rows.map(pick))]);
-  // account_id and event_date lead the sort key: filtering on them lets the
-  // primary index skip to the few granules that can hold these request ids.
-  const query = sql`SELECT request_id FROM ${identifier(USAGE_EVENTS_TABLE)}
-WHERE event_date IN ${distinct((r) => r.event_date)}
-  AND account_id IN ${distinct((r) => r.account_id)}
-  AND request_id IN ${distinct((r) => r.request_id)}`;
-  const rs = await client.query({ query: query.text, format: 'JSONEachRow' });
-  return (await rs.json<{ request_id: string }>()).map((r) => r.request_id);
 }
 
 /** A batch ready to insert: its rows (one per new request id) and what was dropped as a duplicate. */
