@@ -145,7 +145,7 @@ export class UsageStoreConsumer {
       this.lastInserted = new Set(result.inserted);
       this.lastFailed = false;
       // The first event of each inserted id was stored; every other one was a duplicate.
-      const inserted = new Set(result.inserted);
+      const inserted = new Set(spans.length > 0 ? result.inserted : []);
       for (let i = 0; i < spans.length; i++) {
         const id = batch[i]!.event.request_id;
         spans[i]!.setAttribute('switchyard.stats.duplicate', !inserted.delete(id));
