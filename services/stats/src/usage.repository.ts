@@ -25,30 +25,56 @@ export const DUPLICATE_CHECK_CHUNK = 10_000;
 export const DUPLICATE_CHECK_QUERY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Seconds between two occurred_at values that still share one range of the
- * duplicate check: a redelivered hour-old event among fresh ones adds a
- * second small range instead of widening one range over the whole hour.
+ * Most occurred_at ranges in one duplicate-check query. A batch of fresh
+ * events covers a second or two; redeliveries add a range each for their
+ * own seconds; past this many, the closest ranges are joined (reading the
+ * seconds between them too) so the query's filter stays small.
  */
-const RANGE_GAP_SECONDS = 60;
+export const MAX_CHECK_RANGES = 32;
 
 const epochSeconds = (dateTime: string) => Date.parse(`${dateTime.replace(' ', 'T')}Z`) / 1000;
 
 /**
  * The occurred_at ranges ('YYYY-MM-DD hh:mm:ss', inclusive) covering
- * `rows`: distinct seconds, merged while less than a minute apart.
+ * `rows`: their distinct seconds, consecutive seconds joined, and then the
+ * closest ranges joined until at most {@link MAX_CHECK_RANGES} are left.
  */
 export function occurredAtRanges(rows: readonly UsageEventInsert[]): Array<[string, string]> {
   const seconds = [...new Set(rows.map((r) => r.occurred_at))].sort();
-  const ranges: Array<[string, string]> = [];
-  let last = NaN;
+  const ranges: Array<{ from: string; to: string; start: number; end: number }> = [];
   for (const s of seconds) {
     const t = epochSeconds(s);
     const open = ranges.at(-1);
-    if (open && t - last <= RANGE_GAP_SECONDS) open[1] = s;
-    else ranges.push([s, s]);
-    last = t;
+    if (open && t - open.end <= 1) {
+      open.to = s;
+      open.end = t;
+    } else ranges.push({ from: s, to: s, start: t, end: t });
   }
-  return ranges;
+  if (ranges.length > MAX_CHECK_RANGES) {
+    // Keep the widest gaps between ranges, join across the others.
+    const cut = new Set(
+      ranges
+        .slice(1)
+        .map((r, i) => ({ after: i, gap: r.start - ranges[i]!.end }))
+        .sort((a, b) => b.gap - a.gap || a.after - b.after)
+        .slice(0, MAX_CHECK_RANGES - 1)
+        .map((g) => g.after),
+    );
+    const joined: typeof ranges = [];
+    let open = { ...ranges[0]! };
+    for (let i = 1; i < ranges.length; i++) {
+      if (cut.has(i - 1)) {
+        joined.push(open);
+        open = { ...ranges[i]! };
+      } else {
+        open.to = ranges[i]!.to;
+        open.end = ranges[i]!.end;
+      }
+    }
+    joined.push(open);
+    return joined.map((r) => [r.from, r.to]);
+  }
+  return ranges.map((r) => [r.from, r.to]);
 }
 
 /**
