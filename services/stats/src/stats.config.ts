@@ -13,7 +13,7 @@ export interface StatsConfig {
   /**
    * Largest insert while the consumer is behind (STATS_BATCH_MAX_SIZE,
    * default 4 × STATS_BATCH_SIZE capped at 10,000, never below
-   * STATS_BATCH_SIZE): a full fetch doubles the next one up to this.
+   * STATS_BATCH_SIZE): a full fetch with as many again waiting doubles the next one, up to this.
    */
   maxBatchSize: number;
   /** Longest wait to fill a batch (STATS_BATCH_WAIT_MS, default 1000; nats.js pull expiry needs >= 1000). */
