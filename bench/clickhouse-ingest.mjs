@@ -1,7 +1,9 @@
 // Usage-event ingestion benchmark: publishes usage.v1 events to JetStream at
 // a target rate with the bus's UsagePublisher, runs the stats service from
 // its build as a child process, and measures in one run
-//   - the sustained rate of rows becoming visible in ClickHouse (events/s),
+//   - the rate of rows becoming visible in ClickHouse (events/s): over the
+//     publishing past a warm-up (steady_ingest_rate), and over the whole run
+//     including the drain after the last publish (sustained_ingest_rate),
 //   - the end-to-end lag from an event's occurred_at (set when it is
 //     published) to its row being visible to a SELECT, p50/p99.
 // Lag is sampled by polling count() every 50 ms: the k-th published event is
@@ -30,6 +32,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '20' },
     batch: { type: 'string', default: '5000' },
     'batch-wait-ms': { type: 'string', default: '1000' },
+    // STATS_BATCH_MAX_SIZE (largest insert while behind); the service's default when absent.
+    'batch-max': { type: 'string' },
   },
 });
 const RATE = Number(args.rate);
@@ -92,6 +96,7 @@ async function main() {
     STATS_HOST: '127.0.0.1',
     STATS_BATCH_SIZE: args.batch,
     STATS_BATCH_WAIT_MS: args['batch-wait-ms'],
+    ...(args['batch-max'] ? { STATS_BATCH_MAX_SIZE: args['batch-max'] } : {}),
     LOG_LEVEL: 'warn',
     // e.g. SWITCHYARD_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the stats process.
     SWITCHYARD_NODE_ARGS: process.env.SWITCHYARD_NODE_ARGS ?? '',
@@ -111,13 +116,15 @@ async function main() {
   const samples = []; // [t, visible count]
   let published = 0;
   let polling = true;
+  // Events JetStream stored: the publisher can drop some when the machine is too loaded to publish at RATE.
+  let expected = total;
 
   const poller = (async () => {
     while (polling) {
       const t = Date.now();
       const n = Number(await ch('SELECT count() FROM usage_events').catch(() => '0'));
       samples.push([t, n]);
-      if (n >= total) break;
+      if (n >= expected) break;
       await sleep(50);
     }
   })();
@@ -137,12 +144,15 @@ async function main() {
   const publishSeconds = (Date.now() - t0) / 1000;
   const flushed = await publisher.flush(120_000);
   const ackedSeconds = (Date.now() - t0) / 1000;
+  expected = Number((await jsm.streams.info(USAGE_STREAM)).state.messages);
 
   const deadline = Date.now() + 180_000;
-  while (Date.now() < deadline && (samples.at(-1)?.[1] ?? 0) < total) await sleep(100);
+  while (Date.now() < deadline && (samples.at(-1)?.[1] ?? 0) < expected) await sleep(100);
   polling = false;
   await poller;
-  const [tEnd, visible] = samples.at(-1);
+  const visible = samples.at(-1)[1];
+  // When the last row became visible (not when the bench stopped waiting).
+  const tEnd = samples.find(([, n]) => n >= visible)[0];
 
   // Lag of the newest visible event at each poll, over the whole run.
   const lags = [];
@@ -152,6 +162,12 @@ async function main() {
     prev = n;
   }
   lags.sort((a, b) => a - b);
+  // Rows per second becoming visible during the publishing, past a 5 s warm-up:
+  // what the consumer keeps up with (sustained_ingest_rate also counts the drain
+  // after the last publish, so it stays under the target even with no backlog).
+  const visibleAt = (t) => (samples.findLast(([ts]) => ts <= t) ?? [t0, 0])[1];
+  const warmup = Math.min(5_000, (DURATION_S * 1000) / 4);
+  const steadyRate = Math.round((visibleAt(t0 + DURATION_S * 1000) - visibleAt(t0 + warmup)) / ((DURATION_S * 1000 - warmup) / 1000));
   const dupes = Number(await ch('SELECT count() - uniqExact(request_id) FROM usage_events'));
   const metrics = await (await fetch(`${stats.url}/metrics`)).text();
   const metric = (name) => {
@@ -166,12 +182,15 @@ async function main() {
     duration_s: DURATION_S,
     batch_size: Number(args.batch),
     events: total,
+    stored_by_jetstream: expected,
+    dropped_by_publisher: publisher.stats.dropped,
     publish_rate: Math.round(total / publishSeconds),
     all_acked_by_jetstream: flushed,
     jetstream_ack_rate: Math.round(total / ackedSeconds),
     visible_rows: visible,
     duplicate_rows: dupes,
     sustained_ingest_rate: Math.round(visible / ((tEnd - t0) / 1000)),
+    steady_ingest_rate: steadyRate,
     lag_ms_p50: pct(lags, 50),
     lag_ms_p99: pct(lags, 99),
     lag_ms_max: lags.at(-1),
@@ -184,8 +203,8 @@ async function main() {
     stats_cpu_us_per_event: Math.round((cpuSeconds * 1e6) / total),
   };
   console.log(JSON.stringify(result, null, 2));
-  const ok = visible === total && dupes === 0 && result.sustained_ingest_rate >= 20_000 && result.lag_ms_p99 < 2_000;
-  console.log(ok ? 'target met: >= 20,000 events/s with p99 lag < 2 s' : 'target NOT met (20,000 events/s, p99 lag < 2 s)');
+  const ok = visible === total && expected === total && dupes === 0 && result.steady_ingest_rate >= 0.98 * RATE && RATE >= 20_000 && result.lag_ms_p99 < 2_000;
+  console.log(ok ? 'target met: 20,000 events/s kept up with, p99 lag < 2 s' : 'target NOT met (20,000 events/s kept up with, p99 lag < 2 s)');
 
   await publisher.close();
   await stats.stop();

@@ -87,7 +87,7 @@ describe('the escaping helper against a real ClickHouse', () => {
 describe('migrations', () => {
   it('create usage_events and the rollups in an empty database, then do nothing the second time', async () => {
     const fresh = await resetClickHouse();
-    const all = ['0001_usage_events', '0002_retention_and_minute_rollups', '2026_11_26_cache_write_input_tokens'];
+    const all = ['0001_usage_events', '0002_retention_and_minute_rollups', '2026_11_26_cache_write_input_tokens', '2026_11_26_usage_request_ids'];
     try {
       expect(await appliedVersions(fresh)).toEqual([]);
       expect(await runMigrations(fresh, STATS_MIGRATIONS)).toEqual(all);

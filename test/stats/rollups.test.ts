@@ -5,7 +5,8 @@ import { createLogger } from '@switchyard/telemetry';
 import { startStats, type StatsHandle } from '../../services/stats/src/stats.app';
 import { ROLLUPS, statsMigrations } from '../../services/stats/src/stats.migrations';
 import { summarizeUsage, type SummaryFilter } from '../../services/stats/src/usage.queries';
-import { storeUsageBatch } from '../../services/stats/src/usage.repository';
+import { insertPlannedBatch, storeUsageBatch } from '../../services/stats/src/usage.repository';
+import { toUsageRow } from '../../services/stats/src/usage.table';
 import { dropExpiredUsagePartitions } from '../../services/stats/src/usage.retention';
 import { countRows, resetClickHouse, selectRows } from '../support/clickhouse';
 import { resetUsageBus, usageEvent } from './helpers';
@@ -52,7 +53,9 @@ beforeAll(async () => {
   await runMigrations(ch, statsMigrations().slice(0, 1));
   // Today's row shape carries the cache-write column (a later migration, idempotent): give the old table it.
   await ch.command({ query: 'ALTER TABLE usage_events ADD COLUMN cache_write_input_tokens UInt32 DEFAULT 0' });
-  await storeUsageBatch(ch, [...early, ancient], new Date(now - 2 * MIN));
+  // Written as the service of that time did (its duplicate check read usage_events; the index table came later).
+  const before = new Date(now - 2 * MIN);
+  await insertPlannedBatch(ch, { rows: [...early, ancient].map((e) => toUsageRow(e, before)), duplicates: [] });
   stats = await startStats({ logger: createLogger('stats-test', 'silent'), config: { port: 0, host: '127.0.0.1', retentionDays: 400 } });
   await storeUsageBatch(ch, later, new Date());
 });
@@ -125,6 +128,15 @@ describe('per-minute rollups', () => {
   });
 });
 
+describe('the duplicate check after the migrations', () => {
+  it('knows the rows stored before its index table existed', async () => {
+    expect(await storeUsageBatch(ch, [early[0]!, later[0]!], new Date())).toEqual({
+      inserted: [],
+      duplicates: [early[0]!.request_id, later[0]!.request_id],
+    });
+  });
+});
+
 describe('retention of raw usage', () => {
   it('uses a table TTL where the server has one, and drops expired months everywhere, keeping the rollups', async () => {
     const [create] = await selectRows<{ statement: string }>(ch, 'SHOW CREATE TABLE usage_events');
@@ -143,6 +155,8 @@ describe('retention of raw usage', () => {
     expect(dropped).toEqual([another.occurred_at.slice(0, 7).replace('-', '')]);
     expect(await countRows(ch, 'usage_events', `request_id = '${another.request_id}'`)).toBe(0);
     expect(await countRows(ch, 'usage_events')).toBe(6);
+    // The duplicate check's index loses the same months.
+    for (const e of [ancient, another]) expect(await countRows(ch, 'usage_request_ids', `request_id = '${e.request_id}'`)).toBe(0);
     // The rollups keep the history, the dropped rows included.
     const [kept] = await selectRows<{ n: string }>(ch, `SELECT countMerge(requests) AS n FROM ${ROLLUPS.account.table}`);
     expect(Number(kept!.n)).toBe(8);

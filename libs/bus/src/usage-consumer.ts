@@ -23,8 +23,15 @@ export type Prepared<P> = { ok: true; value: P } | { ok: false; error: Error };
 
 export interface UsageConsumerOptions<P = void> {
   durable: string;
-  /** Most events handed to the handler at once. */
+  /** Most events handed to the handler at once, while the consumer keeps up. */
   batchSize: number;
+  /**
+   * Most events handed over at once while the consumer is behind (default
+   * `batchSize`): see {@link nextBatchSize}. A sink whose cost is mostly
+   * per write (ClickHouse inserts) catches up with fewer, larger writes,
+   * and stays at small batches (low latency) when it keeps up.
+   */
+  maxBatchSize?: number;
   /** Longest wait to fill a batch (at least 1000 ms: the JetStream client's floor). */
   maxWaitMs: number;
   /**
@@ -72,6 +79,20 @@ class Received implements ReceivedUsage {
   }
 }
 
+/**
+ * The size of the next fetch. Behind — the fetch came back full and at
+ * least as many again were already waiting (the server's pending count on
+ * its last message) — twice this one, up to `max`; a backlog under `base`
+ * — back to `base`; otherwise unchanged. "Full" alone is not "behind": at a
+ * steady rate above `base` a second, every fetch fills, and growing then
+ * would only add the time to fill a larger batch to the lag.
+ */
+function nextBatchSize(size: number, batch: readonly JsMsg[], base: number, max: number): number {
+  const waiting = batch.length > 0 ? batch[batch.length - 1]!.info.pending : 0;
+  if (batch.length >= size && waiting >= size) return Math.min(max, size * 2);
+  return waiting < base ? base : size;
+}
+
 interface Decoded {
   good: ReceivedUsage[];
   goodMsgs: JsMsg[];
@@ -109,14 +130,17 @@ export class UsageConsumer<P = void> {
   private async loop(): Promise<void> {
     const js = jetstream(this.nc);
     let writing: Promise<void> = Promise.resolve();
+    const maxBatch = Math.max(this.opts.batchSize, this.opts.maxBatchSize ?? 0);
+    let size = this.opts.batchSize;
     while (this.running) {
       try {
         const consumer = await js.consumers.get(USAGE_STREAM, this.opts.durable);
         while (this.running) {
           // The JetStream client refuses fetch waits under one second.
-          const msgs = await consumer.fetch({ max_messages: this.opts.batchSize, expires: Math.max(1000, this.opts.maxWaitMs) });
+          const msgs = await consumer.fetch({ max_messages: size, expires: Math.max(1000, this.opts.maxWaitMs) });
           const batch: JsMsg[] = [];
           for await (const m of msgs) batch.push(m);
+          size = nextBatchSize(size, batch, this.opts.batchSize, maxBatch);
           if (batch.length === 0) continue;
           const decoded = await this.decode(batch);
           if (decoded.good.length === 0) continue;

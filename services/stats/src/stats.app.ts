@@ -84,6 +84,7 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
       clickhouse: traceClickHouse(clickhouse, { database: config.clickhouseDatabase, enabled: spansExported }),
       logger,
       batchSize: config.batchSize,
+      maxBatchSize: config.maxBatchSize,
       batchWaitMs: config.batchWaitMs,
       metrics: metrics.ingest,
     });
@@ -119,7 +120,7 @@ export async function startStats(opts: StartStatsOptions = {}): Promise<StatsHan
     await app.listen(config.port, config.host);
     const port = (app.getHttpServer().address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    logger.info({ port, batch_size: config.batchSize, batch_wait_ms: config.batchWaitMs }, 'stats listening');
+    logger.info({ port, batch_size: config.batchSize, batch_max_size: config.maxBatchSize, batch_wait_ms: config.batchWaitMs }, 'stats listening');
 
     let closing: Promise<void> | undefined;
     return {

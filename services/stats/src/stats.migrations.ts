@@ -1,5 +1,5 @@
 import { addColumnIfMissing, quoteIdentifier, type Migration } from '@switchyard/clickhouse';
-import { USAGE_EVENTS_TABLE } from './usage.table';
+import { USAGE_EVENTS_TABLE, USAGE_REQUEST_IDS_TABLE } from './usage.table';
 
 /**
  * ClickHouse schema of the stats service. Every statement runs on 18.16 and
@@ -188,7 +188,41 @@ export function statsMigrations(opts: StatsMigrationOptions = {}): Migration[] {
       version: '2026_11_26_cache_write_input_tokens',
       statements: [addColumnIfMissing(USAGE_EVENTS_TABLE, 'cache_write_input_tokens', 'UInt32 DEFAULT 0')],
     },
+    requestIdsMigration(days),
   ];
+}
+
+/**
+ * usage_request_ids: (occurred_at, request_id) of every usage_events row,
+ * written by a materialized view in the same INSERT, sorted by occurred_at.
+ * The consumer's duplicate check reads it for the seconds of a batch only
+ * (usage_events' own sort key puts request ids of a day in every granule,
+ * so checking there read the whole day of the batch's accounts). Repeats in
+ * it are harmless (a lookup), so the backfill of rows stored before the view
+ * takes everything, whether or not the view already copied some. Retention:
+ * the same monthly partitions as usage_events, dropped with them, plus a TTL
+ * on servers that have one.
+ */
+function requestIdsMigration(days: number): Migration {
+  const table = quoteIdentifier(USAGE_REQUEST_IDS_TABLE);
+  return {
+    version: '2026_11_26_usage_request_ids',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ${table} (
+  occurred_at DateTime('UTC'),
+  request_id String
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (occurred_at, request_id)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier(`${USAGE_REQUEST_IDS_TABLE}_mv`)} TO ${table} AS
+SELECT occurred_at, request_id FROM ${quoteIdentifier(USAGE_EVENTS_TABLE)}`,
+      `INSERT INTO ${table} SELECT occurred_at, request_id FROM ${quoteIdentifier(USAGE_EVENTS_TABLE)}`,
+      {
+        sql: `ALTER TABLE ${table} MODIFY TTL toDate(occurred_at) + INTERVAL ${days} DAY`,
+        minServerVersion: TTL_MIN_SERVER_VERSION,
+      },
+    ],
+  };
 }
 
 /** The schema with the default retention (tests and tools). */

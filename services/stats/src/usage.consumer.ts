@@ -12,6 +12,8 @@ export interface UsageStoreConsumerOptions {
   clickhouse: ClickHouseClient;
   logger: Logger;
   batchSize: number;
+  /** Largest batch while the consumer is behind (default batchSize; see UsageConsumerOptions.maxBatchSize). */
+  maxBatchSize?: number;
   batchWaitMs: number;
   /** Durable consumer name; the contract's STATS_CONSUMER unless a test says otherwise. */
   durable?: string;
@@ -57,6 +59,7 @@ export class UsageStoreConsumer {
       durable: opts.durable ?? STATS_CONSUMER,
       pipelined: true,
       batchSize: opts.batchSize,
+      maxBatchSize: opts.maxBatchSize,
       // nats.js refuses a pull that expires in under a second: that would fail every fetch.
       maxWaitMs: Math.max(MIN_BATCH_WAIT_MS, opts.batchWaitMs),
       prepare: (batch) => planUsageBatch(this.opts.clickhouse, batch.map((r) => r.event), this.now()),
@@ -142,7 +145,7 @@ export class UsageStoreConsumer {
       this.lastInserted = new Set(result.inserted);
       this.lastFailed = false;
       // The first event of each inserted id was stored; every other one was a duplicate.
-      const inserted = new Set(result.inserted);
+      const inserted = new Set(spans.length > 0 ? result.inserted : []);
       for (let i = 0; i < spans.length; i++) {
         const id = batch[i]!.event.request_id;
         spans[i]!.setAttribute('switchyard.stats.duplicate', !inserted.delete(id));

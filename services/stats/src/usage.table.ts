@@ -2,6 +2,8 @@ import { formatDate, formatDateTime } from '@switchyard/clickhouse';
 import type { UsageAttempt, UsageEventV1 } from '@switchyard/contracts';
 
 export const USAGE_EVENTS_TABLE = 'usage_events';
+/** (occurred_at, request_id) of every stored row, sorted by time: what the duplicate check reads. */
+export const USAGE_REQUEST_IDS_TABLE = 'usage_request_ids';
 
 /**
  * One row of `usage_events` as written (JSONEachRow). Nulls of the event
