@@ -302,10 +302,14 @@ export class LeaseBook {
       this.retire(st, l);
       return 'expired';
     }
-    if (BigInt(reply.added_nano) < want) {
+    const added = BigInt(reply.added_nano);
+    if (added < want && (added === 0n || left(l) < need)) {
+      // Billing had nothing more (or not enough for the request waiting): asking again at once would be refused too.
       st.refusedUntil = this.now() + this.opts.refusalBackoffMs;
       return 'exhausted';
     }
+    // Less than asked but something (billing halves what it grants while replicas contend): no back-off, so the
+    // next request that does not fit asks again rather than being refused while the account still has money.
     return 'added';
   }
 
