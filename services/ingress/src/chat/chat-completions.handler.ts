@@ -814,15 +814,38 @@ export class ChatCompletionsHandler {
     const prior = sumUsage(chain.map((s) => s.attempt.delivered!));
     const partial = chain.map((s) => s.text).join('');
     const base = canonicalOf(ex.view);
+    const prefixTokens = this.deps.tokens.count(partial);
+    return this.continueOnNextChannel(ex, broken.attempt, 'tstream', (planned) =>
+      this.openPlanned(ex, planned, null, {
+        canonical: continuationRequest(base, partial, upstreamProtocolOf(planned.candidate.provider)),
+        encoder: chain[0]!.encoder,
+        prior,
+        prefixTokens,
+      }),
+    );
+  }
+
+  /**
+   * Mid-stream failover's search: the plan's untried channels in order (while
+   * the client is there and attempts remain) until one opens a stream of
+   * `kind`; `open` returns null for a channel that cannot continue.
+   */
+  private async continueOnNextChannel<K extends 'stream' | 'tstream'>(
+    ex: Exchange,
+    from: UpstreamAttempt,
+    kind: K,
+    open: (planned: PlannedAttempt) => Promise<Opened> | null,
+  ): Promise<Extract<Opened, { kind: K }> | null> {
     for (const planned of ex.plan?.attempts ?? []) {
       if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
       if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
-      const canonical = continuationRequest(base, partial, upstreamProtocolOf(planned.candidate.provider));
+      const opening = open(planned);
+      if (!opening) continue;
       try {
-        const next = await this.openPlanned(ex, planned, null, { canonical, encoder: chain[0]!.encoder, prior, prefixTokens: this.deps.tokens.count(partial) });
-        if (next.kind === 'tstream') {
-          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
-          return next;
+        const next = await opening;
+        if (next.kind === kind) {
+          this.deps.log.warn({ request_id: ex.requestId, from: from.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
+          return next as Extract<Opened, { kind: K }>;
         }
         discard(next);
       } catch (e) {
@@ -990,23 +1013,9 @@ export class ChatCompletionsHandler {
       body: { ...ex.view.body, messages: [...messages, { role: 'assistant', content: partial }, { role: 'user', content: CONTINUE_PROMPT }] },
       rewrite: continuationRewriter(head.id, head.created, head.model, prior),
     };
-    for (const planned of ex.plan?.attempts ?? []) {
-      if (ex.clientGone || ex.attempts.length >= MAX_ATTEMPTS) return null;
-      if (ex.attempts.some((a) => a.candidate.channel_id === planned.channel_id)) continue;
-      if (upstreamProtocolOf(planned.candidate.provider) !== 'openai') continue;
-      try {
-        const next = await this.openPlanned(ex, planned, cont);
-        if (next.kind === 'stream') {
-          this.deps.log.warn({ request_id: ex.requestId, from: broken.attempt.candidate.channel_id, to: planned.channel_id }, 'stream broke mid-way; continuing on the next channel');
-          return next;
-        }
-        discard(next);
-      } catch (e) {
-        const failed = asGatewayError(e);
-        this.deps.log.warn({ request_id: ex.requestId, channel_id: failed.channelId, error_class: failed.errorClass }, 'mid-stream continuation attempt failed');
-      }
-    }
-    return null;
+    return this.continueOnNextChannel(ex, broken.attempt, 'stream', (planned) =>
+      upstreamProtocolOf(planned.candidate.provider) === 'openai' ? this.openPlanned(ex, planned, cont) : null,
+    );
   }
 
   /** The tokens one attempt delivered: the upstream's usage, else an estimate from its prompt and output characters. */
