@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { FakeOAuthIssuer, startFakeAnthropic, startFakeGemini, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 /**
  * The outbound adapters end to end, with the real `openai` SDK as the client:
@@ -26,16 +27,6 @@ let pg: Client;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
 const origin = (f: FakeProvider) => f.url.replace(/\/v1$/, '');
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Row {
   request_id: string;

@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { startFakeAnthropic, startFakeGemini, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let openaiUp: FakeProvider;
 let anthropicUp: FakeProvider;
@@ -24,16 +25,6 @@ const IMAGE_LIMIT = 20 * 1024 * 1024;
 const BIG_IMAGE = 'A'.repeat(Math.ceil((21 * 1024 * 1024 * 4) / 3));
 /** The request ids of every refused request, to check the books at the end. */
 const refused: string[] = [];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const upstreamRequests = () => openaiUp.requests.length + anthropicUp.requests.length + geminiUp.requests.length;
 

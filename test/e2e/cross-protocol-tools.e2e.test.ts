@@ -23,6 +23,7 @@ import {
   type FakeProvider,
 } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let openaiUp: FakeProvider;
 let anthropicUp: FakeProvider;
@@ -40,16 +41,6 @@ const ANSWERS: FakeBehavior = { chunks: 2, chunkText: 'Sunny. ' };
 const FIRST_OUTPUT = 1 + TOOL_CALL_TOKENS;
 const SECOND_OUTPUT = 2;
 const WEATHER_SCHEMA = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Booked {
   channel_id: string;

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, freePort, startOtlpReceiver, startStack, type OtlpReceiver, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 // Prices of the test channel, per 1M tokens: $0.15 in, $0.60 out.
 const IN_NANO_PER_MTOK = 150_000_000n;
@@ -18,16 +19,6 @@ let otlp: OtlpReceiver;
 let stack: Stack;
 let client: OpenAI;
 let pg: Client;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface UsageRow {
   request_id: string;

@@ -4,6 +4,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Client } from 'pg';
 import { startFakeAnthropic, startFakeGemini, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 /**
  * Per-key routing control (allowed channels, price ceilings) and opt-in
@@ -23,16 +24,6 @@ let pg: Client;
 const CONTINUE_PROMPT = 'Continue your previous message exactly where it stopped. Do not repeat any of it and do not add any preamble.';
 // nano-USD per 1M tokens, for the expected ledger amounts.
 const PRICES = { alpha: { input: 1_000_000_000n, output: 2_000_000_000n }, beta: { input: 3_000_000_000n, output: 6_000_000_000n } } as const;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function createKey(name: string, flags: string[]): Promise<string> {
   return (JSON.parse(await stack.admin(['create-key', '--account', stack.accountId, '--name', name, ...flags, '--json'])) as { key: string }).key;

@@ -5,6 +5,7 @@ import { GoogleGenAI } from '@google/genai';
 import { Client } from 'pg';
 import { startFakeAnthropic, startFakeGemini, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let openaiUp: FakeProvider;
 let anthropicUp: FakeProvider;
@@ -13,16 +14,6 @@ let stack: Stack;
 let pg: Client;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The request's books: one ClickHouse row and one ledger row, with the tokens the client saw. */
 async function booked(requestId: string) {

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let openaiUp: FakeProvider;
 let anthropicUp: FakeProvider;
@@ -17,16 +18,6 @@ let pg: Client;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
 const DEFAULT = { chunks: 4, chunkText: 'hi ' };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface UsageRow {
   channel_id: string;

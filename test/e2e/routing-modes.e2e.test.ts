@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let fast: FakeProvider;
 let slow: FakeProvider;
@@ -11,16 +12,6 @@ let stack: Stack;
 let pg: Client;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function client(route?: string) {
   return new OpenAI({

@@ -5,6 +5,7 @@ import { GoogleGenAI } from '@google/genai';
 import { Client } from 'pg';
 import { startFakeAnthropic, startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { clickhouseQuery, startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let openaiUp: FakeProvider;
 let anthropicUp: FakeProvider;
@@ -14,16 +15,6 @@ let pg: Client;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
 const ALL_MODELS = ['claude-sonnet', 'embed-b', 'gpt-3.5-turbo-instruct', 'gpt-4o-mini', 'text-embedding-3-small'];
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface UsageRow {
   channel_id: string;
