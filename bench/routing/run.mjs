@@ -40,8 +40,10 @@ const MODES = {
   race: 'mode=race;race=3',
   fallback: 'mode=fallback',
   smart: 'mode=smart',
-  'smart (performance)': 'mode=smart;preset=performance',
+  'smart (balanced)': 'mode=smart;preset=balanced',
 };
+// Scenario 4 scores price too, so that a price change can move traffic (the default preset barely weighs price).
+const CHANGING_WORLD_ROUTE = MODES['smart (balanced)'];
 
 function pct(sorted, p) {
   if (sorted.length === 0) return NaN;
@@ -168,7 +170,7 @@ async function main() {
       '',
       ...lines,
       '',
-      'Scenario 4, a changing world (smart, default preset): share of requests served by each channel, per phase.',
+      'Scenario 4, a changing world (smart, balanced preset): share of requests served by each channel, per phase.',
       '',
       ...world,
     ].join('\n');
@@ -183,23 +185,24 @@ async function main() {
 /** Scenario 4: phases of a changing world under steady smart traffic; shares per channel per slice. */
 async function changingWorld(stack, fakes) {
   await freshWorld(fakes);
-  // Each change hits the channel smart currently favours; the last phase is
-  // long enough for the breaker's half-open timeout (60 s) to let a probe through.
+  // Each change hits the channel smart currently favours (or makes a new one);
+  // the recovered channel is slower than the one serving meanwhile, so its
+  // comeback is seen by an early probe that loses its race and runs on.
   const phases = [
     ['steady', PHASE_MS, () => {}],
-    ['cheap (the favourite) gets slow: 1.5 s', PHASE_MS, () => fakes.cheap.setBehavior({ ...CHANNELS.cheap.behavior, latencyMs: 1500 })],
-    ['fast gets cheapest: $0.05/$0.20', PHASE_MS, async () => {
-      await stack.admin(['set-price', '--channel', 'fast', '--model', 'gpt-4o-mini', '--input-usd-per-mtok', '0.05', '--output-usd-per-mtok', '0.20']);
+    ['fast (the favourite) gets slow: 1.5 s', PHASE_MS, () => fakes.fast.setBehavior({ ...CHANNELS.fast.behavior, latencyMs: 1500 })],
+    ['cheap gets cheaper: $0.02/$0.08', PHASE_MS, async () => {
+      await stack.admin(['set-price', '--channel', 'cheap', '--model', 'gpt-4o-mini', '--input-usd-per-mtok', '0.02', '--output-usd-per-mtok', '0.08']);
     }],
-    ['fast goes down (503)', PHASE_MS, () => fakes.fast.setBehavior({ failStatus: 503 })],
-    ['fast comes back', Math.max(PHASE_MS, 90_000), () => fakes.fast.setBehavior(CHANNELS.fast.behavior)],
+    ['cheap (now the favourite) goes down (503)', PHASE_MS, () => fakes.cheap.setBehavior({ failStatus: 503 })],
+    ['cheap comes back', Math.max(PHASE_MS, 60_000), () => fakes.cheap.setBehavior(CHANNELS.cheap.behavior)],
   ];
   const lines = ['| phase | slice | requests | cheap | mid | fast | success |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const [name, phaseMs, change] of phases) {
     await change();
     const started = Date.now();
     const all = [];
-    while (Date.now() - started < phaseMs) all.push(...(await runLoad(stack, MODES.smart, CONCURRENCY * 2, 'gpt-4o-mini')));
+    while (Date.now() - started < phaseMs) all.push(...(await runLoad(stack, CHANGING_WORLD_ROUTE, CONCURRENCY * 2, 'gpt-4o-mini')));
     const rows = await waitRows(stack, all.map((r) => r.id));
     const byId = new Map(rows.map((r) => [r.request_id, r]));
     const sliceMs = 10_000;

@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeProvider } from '@switchyard/fake-provider';
 import { startStack, type Stack } from '@switchyard/testkit';
+import { until } from '../support/until';
 
 let fast: FakeProvider;
 let slow: FakeProvider;
 let broken: FakeProvider;
 let unauthorized: FakeProvider;
 let limited: FakeProvider;
+let flaky: FakeProvider;
+let steady: FakeProvider;
 let stack: Stack;
+const EARLY_PROBE_MS = 1_500;
 
 const price = { inputUsdPerMtok: '1', outputUsdPerMtok: '2' };
 
@@ -22,12 +26,21 @@ async function chat(model: string, route?: unknown, headers: Record<string, stri
   return { status: r.status, body, ms: Date.now() - started, explain: r.headers.get('x-switchyard-explain') ?? '' };
 }
 
+/** flaky's breaker for the model 'recover', as the operator view shows it. */
+async function breakerOf(): Promise<string | undefined> {
+  const r = await fetch(`${stack.ingressUrl}/v1/switchyard/channels`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+  const body = (await r.json()) as { data: Array<{ channel_id: string; model: string; health: { breaker?: { state: string } } }> };
+  return body.data.find((c) => c.channel_id === 'flaky' && c.model === 'recover')?.health.breaker?.state;
+}
+
 beforeAll(async () => {
   fast = await startFakeOpenAI({ behavior: { chunks: 2, chunkText: 'fast ' } });
   slow = await startFakeOpenAI({ behavior: { latencyMs: 3_000, chunks: 2, chunkText: 'slow ' } });
   broken = await startFakeOpenAI({ behavior: { failStatus: 500 } });
   unauthorized = await startFakeOpenAI({ behavior: { failStatus: 401 } });
   limited = await startFakeOpenAI({ behavior: { failStatus: 429, retryAfterSeconds: 30 } });
+  flaky = await startFakeOpenAI({ behavior: { failStatus: 503 } });
+  steady = await startFakeOpenAI({ behavior: { latencyMs: 300, chunks: 2, chunkText: 'steady ' } });
   stack = await startStack({
     channels: [
       { id: 'fast', baseUrl: fast.url, priority: 3, models: ['hedged', 'breaker', 'auth', 'cooldown'].map((model) => ({ model, ...price })) },
@@ -35,13 +48,17 @@ beforeAll(async () => {
       { id: 'broken', baseUrl: broken.url, priority: 1, models: [{ model: 'breaker', ...price }] },
       { id: 'unauthorized', baseUrl: unauthorized.url, priority: 1, models: [{ model: 'auth', ...price }] },
       { id: 'limited', baseUrl: limited.url, priority: 1, models: [{ model: 'cooldown', ...price }] },
+      { id: 'flaky', baseUrl: flaky.url, priority: 1, models: [{ model: 'recover', ...price }] },
+      { id: 'steady', baseUrl: steady.url, priority: 2, models: [{ model: 'recover', ...price }] },
     ],
+    // The breaker's own timeout stays long (60 s): recovery below must come from early probes.
+    env: { ingress: { INGRESS_BREAKER_OPEN_MS: '60000', INGRESS_BREAKER_EARLY_PROBE_MS: String(EARLY_PROBE_MS) } },
   });
 });
 
 afterAll(async () => {
   await stack?.stop();
-  await Promise.all([fast, slow, broken, unauthorized, limited].map((f) => f?.close()));
+  await Promise.all([fast, slow, broken, unauthorized, limited, flaky, steady].map((f) => f?.close()));
 });
 
 describe('smart routing', () => {
@@ -98,6 +115,59 @@ describe('smart routing', () => {
     expect(r.status).toBe(400);
     expect(r.body.error!.code).toBe('invalid_route');
     expect(r.body.error!.message).toContain('route.preset');
+  });
+
+  it('notices a channel that came back within seconds, not the breaker’s 60 s: an early probe races it beside the healthy pick', async () => {
+    // Five failures in priority order open flaky's breaker; steady serves every request meanwhile.
+    for (let i = 0; i < 5; i++) expect((await chat('recover', 'fallback')).status).toBe(200);
+    expect(await breakerOf()).toBe('open');
+    flaky.setBehavior({ chunks: 2, chunkText: 'flaky ' });
+    const seen = flaky.stats().received;
+
+    // Before an early probe is due the open channel gets nothing.
+    const early = await chat('recover', 'smart', { 'x-switchyard-explain': '1' });
+    expect(early.body.choices![0]!.message.content).toBe('steady steady ');
+    expect(early.explain).not.toContain('early_probe');
+    expect(flaky.stats().received).toBe(seen);
+
+    await new Promise((res) => setTimeout(res, EARLY_PROBE_MS + 100));
+    // Due: the request goes to steady and, at the same time, to flaky; flaky answers first and serves it.
+    const probed = await chat('recover', 'smart', { 'x-switchyard-explain': '1' });
+    expect(probed.status).toBe(200);
+    expect(probed.explain).toContain('early_probe=flaky');
+    expect(probed.body.choices![0]!.message.content).toBe('flaky flaky ');
+    expect(flaky.stats().received).toBe(seen + 1);
+    expect(await breakerOf()).toBe('half_open');
+    // The half-open channel is probed first by the next request, and closes (2 successes by default).
+    const next = await chat('recover', 'smart');
+    expect(next.body.choices![0]!.message.content).toBe('flaky flaky ');
+    expect(await breakerOf()).toBe('closed');
+  });
+
+  it('a failed early probe costs the client nothing: the healthy channel answers, the breaker stays open', async () => {
+    flaky.setBehavior({ failStatus: 503 });
+    for (let i = 0; i < 5; i++) expect((await chat('recover', 'fallback')).status).toBe(200);
+    const seen = flaky.stats().received;
+    await new Promise((res) => setTimeout(res, EARLY_PROBE_MS + 100));
+    const probed = await chat('recover', 'smart', { 'x-switchyard-explain': '1' });
+    expect(probed.status).toBe(200);
+    expect(probed.explain).toContain('early_probe=flaky');
+    expect(probed.body.choices![0]!.message.content).toBe('steady steady ');
+    expect(flaky.stats().received).toBe(seen + 1);
+    // The next probe waits another interval; until then flaky gets nothing.
+    expect((await chat('recover', 'smart')).body.choices![0]!.message.content).toBe('steady steady ');
+    expect(flaky.stats().received).toBe(seen + 1);
+  });
+
+  it('an early probe that loses the race still runs to its answer: a recovered channel slower than the pick is noticed too', async () => {
+    // flaky's breaker is open from the test before; it comes back, slower than steady.
+    flaky.setBehavior({ latencyMs: 1_000, chunks: 2, chunkText: 'flaky ' });
+    await new Promise((res) => setTimeout(res, EARLY_PROBE_MS + 100));
+    const probed = await chat('recover', 'smart', { 'x-switchyard-explain': '1' });
+    expect(probed.explain).toContain('early_probe=flaky');
+    expect(probed.body.choices![0]!.message.content).toBe('steady steady ');
+    await until('flaky half-open after its early probe answered', async () => ((await breakerOf()) === 'half_open' ? true : undefined), 5_000);
+    expect(flaky.stats().completed).toBeGreaterThan(0);
   });
 
   it('shows operators each channel’s live state, breaker included', async () => {

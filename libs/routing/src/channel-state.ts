@@ -188,6 +188,17 @@ export class ChannelState {
     };
   }
 
+  /**
+   * The channel's breaker closed again after successful probes: the failures
+   * of its outage no longer describe it, so they leave the success window now
+   * rather than when they age out (a minute of a recovered channel scored as
+   * if still down). Successes stay; the lifetime counters are untouched.
+   */
+  recovered(): void {
+    this.window.clearFailures();
+    this.consecutiveFailures = 0;
+  }
+
   /** The 95th percentile (nearest-rank) of the recent TTFT samples; null without samples. */
   p95Ttft(): number | null {
     return this.ttftSamples.quantile(0.95);

@@ -122,6 +122,76 @@ describe('CircuitBreaker', () => {
     expect(b.snapshot().consecutive_failures).toBe(0);
   });
 
+  it('while open, admits one early probe every 10 s by default, not before', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c.now);
+    for (let i = 0; i < 5; i++) b.onFailure();
+    expect(b.earlyProbeDue()).toBe(false);
+    c.advance(9_999);
+    expect(b.tryAcquireEarlyProbe()).toBe(false);
+    c.advance(1);
+    expect(b.snapshot().early_probe_available).toBe(true);
+    expect(b.tryAcquireEarlyProbe()).toBe(true);
+    // One in flight at a time; the breaker still refuses ordinary attempts.
+    expect(b.tryAcquireEarlyProbe()).toBe(false);
+    expect(b.snapshot().early_probe_available).toBe(false);
+    expect(b.tryAcquire()).toBe(false);
+  });
+
+  it('a failed or aborted early probe leaves the breaker open with its timer; the next is due 10 s after the last started', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c.now);
+    b.trip(60_000, 'test');
+    c.advance(10_000);
+    expect(b.tryAcquireEarlyProbe()).toBe(true);
+    c.advance(2_000);
+    b.endEarlyProbe('failure');
+    expect(b.state()).toBe('open');
+    expect(b.snapshot().half_open_at_ms).toBe(1_000_000 + 60_000);
+    expect(b.earlyProbeDue()).toBe(false);
+    c.advance(8_000);
+    expect(b.tryAcquireEarlyProbe()).toBe(true);
+    b.endEarlyProbe('none');
+    expect(b.state()).toBe('open');
+    c.advance(40_000);
+    expect(b.state()).toBe('half_open');
+  });
+
+  it('a successful early probe half-opens the breaker at once, counted as one of the 2 successes that close it', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c.now);
+    b.trip(60_000, 'test');
+    c.advance(10_000);
+    expect(b.tryAcquireEarlyProbe()).toBe(true);
+    b.endEarlyProbe('success');
+    expect(b.state()).toBe('half_open');
+    expect(b.snapshot().half_open_successes).toBe(1);
+    expect(b.tryAcquire()).toBe(true);
+    b.onSuccess();
+    expect(b.state()).toBe('closed');
+  });
+
+  it('with one success enough, a successful early probe closes the breaker; an outcome without a probe in flight changes nothing', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c.now, { successThreshold: 1 });
+    b.trip(60_000, 'test');
+    b.endEarlyProbe('success');
+    expect(b.state()).toBe('open');
+    c.advance(10_000);
+    b.tryAcquireEarlyProbe();
+    b.endEarlyProbe('success');
+    expect(b.state()).toBe('closed');
+  });
+
+  it('early probes can be turned off', () => {
+    const c = clock();
+    const b = new CircuitBreaker(c.now, { earlyProbeMs: 0 });
+    b.trip(60_000, 'test');
+    c.advance(59_000);
+    expect(b.tryAcquireEarlyProbe()).toBe(false);
+    expect(() => new CircuitBreaker(c.now, { earlyProbeMs: -1 })).toThrow(RangeError);
+  });
+
   it('refuses invalid thresholds', () => {
     expect(() => new CircuitBreaker(clock().now, { failureThreshold: 0 })).toThrow(RangeError);
     expect(() => new CircuitBreaker(clock().now, { successThreshold: 1.5 })).toThrow(RangeError);

@@ -17,6 +17,14 @@ export interface CircuitBreakerConfig {
   halfOpenMaxProbes: number;
   /** Successful probes that close a half-open breaker. */
   successThreshold: number;
+  /**
+   * While open, one request every `earlyProbeMs` may also be sent to the
+   * channel beside a healthy one (an early probe, raced: the client never
+   * waits on it). Its success half-opens the breaker before `openMs` is up,
+   * so a channel that came back is noticed in seconds, not at the end of
+   * the open period. 0 = off (recovery waits for `openMs`).
+   */
+  earlyProbeMs: number;
 }
 
 export const DEFAULT_BREAKER_CONFIG: Readonly<CircuitBreakerConfig> = Object.freeze({
@@ -28,6 +36,7 @@ export const DEFAULT_BREAKER_CONFIG: Readonly<CircuitBreakerConfig> = Object.fre
   openMs: 60_000,
   halfOpenMaxProbes: 1,
   successThreshold: 2,
+  earlyProbeMs: 10_000,
 });
 
 export interface BreakerSnapshot {
@@ -40,6 +49,8 @@ export interface BreakerSnapshot {
   probes_in_flight: number;
   /** Whether a half-open breaker would admit one more probe now. */
   probe_available: boolean;
+  /** Whether an open breaker would admit an early probe now (see `earlyProbeMs`). */
+  early_probe_available: boolean;
   half_open_successes: number;
   /** Why it last opened: "5 consecutive failures", "error rate 62% over 21", "tripped: auth". */
   open_reason: string | null;
@@ -51,10 +62,14 @@ export interface BreakerSnapshot {
  *   closed ──N consecutive failures, or error rate ≥ threshold with ≥ minimum volume──▶ open
  *   open ──openMs elapsed──▶ half_open (evaluated lazily on read)
  *   half_open ──M successful probes──▶ closed;  ──any failure──▶ open (timer restarts)
+ *   open ──an early probe succeeds──▶ half_open (counting it as one successful probe)
  *
  * Half-open admits at most `halfOpenMaxProbes` attempts in flight: callers
  * take a slot with `tryAcquire()` and give it back with `onSuccess()`,
  * `onFailure()` or `release()` (an outcome that says nothing about health).
+ * An open breaker admits one early probe every `earlyProbeMs`: taken with
+ * `tryAcquireEarlyProbe()`, ended with `endEarlyProbe()`; its failure leaves
+ * the open period as it was.
  */
 export class CircuitBreaker {
   private readonly cfg: CircuitBreakerConfig;
@@ -66,6 +81,8 @@ export class CircuitBreaker {
   private probes = 0;
   private halfOpenSuccesses = 0;
   private reason: string | null = null;
+  private earlyProbeInFlight = false;
+  private lastEarlyProbeAt: number | null = null;
 
   constructor(
     private readonly now: () => number,
@@ -75,6 +92,7 @@ export class CircuitBreaker {
     for (const k of ['failureThreshold', 'minimumVolume', 'halfOpenMaxProbes', 'successThreshold'] as const) {
       if (!(Number.isInteger(this.cfg[k]) && this.cfg[k] >= 1)) throw new RangeError(`${k} must be an integer ≥ 1`);
     }
+    if (!(Number.isFinite(this.cfg.earlyProbeMs) && this.cfg.earlyProbeMs >= 0)) throw new RangeError('earlyProbeMs must be ≥ 0');
     this.window = new SlidingWindowCounter(this.cfg.windowMs, this.cfg.bucketMs);
   }
 
@@ -138,6 +156,46 @@ export class CircuitBreaker {
     }
   }
 
+  /** True when the breaker is open and an early probe may start now. Does not take it. */
+  earlyProbeDue(): boolean {
+    if (this.state() !== 'open' || this.cfg.earlyProbeMs <= 0 || this.earlyProbeInFlight) return false;
+    const since = this.lastEarlyProbeAt ?? this.openedAt ?? 0;
+    return this.now() - since >= this.cfg.earlyProbeMs;
+  }
+
+  /** Takes the open breaker's early-probe slot (one in flight, one per `earlyProbeMs`). */
+  tryAcquireEarlyProbe(): boolean {
+    if (!this.earlyProbeDue()) return false;
+    this.earlyProbeInFlight = true;
+    this.lastEarlyProbeAt = this.now();
+    return true;
+  }
+
+  /**
+   * How an early probe ended: 'success' half-opens a still-open breaker with
+   * the probe counted as one success (closed at once when one is enough);
+   * 'failure' and 'none' (aborted: it lost the race, or the client left)
+   * leave the open period as it was — the next early probe is due
+   * `earlyProbeMs` after this one started.
+   */
+  endEarlyProbe(outcome: 'success' | 'failure' | 'none'): void {
+    if (!this.earlyProbeInFlight) return;
+    this.earlyProbeInFlight = false;
+    if (outcome !== 'success') return;
+    const s = this.state();
+    if (s === 'closed') return;
+    if (s === 'open') {
+      this.st = 'half_open';
+      this.openUntil = null;
+      this.probes = 0;
+      this.halfOpenSuccesses = 0;
+    }
+    // Counted like a probe, without touching the half-open probe slots (it never held one).
+    this.consecutive = 0;
+    this.halfOpenSuccesses += 1;
+    if (this.halfOpenSuccesses >= this.cfg.successThreshold) this.close();
+  }
+
   /** Gives back a probe slot for an attempt whose outcome says nothing about health (client abort, bad request). */
   release(): void {
     if (this.state() === 'half_open') this.probes = Math.max(0, this.probes - 1);
@@ -152,6 +210,7 @@ export class CircuitBreaker {
     this.probes = 0;
     this.halfOpenSuccesses = 0;
     this.reason = reason;
+    this.lastEarlyProbeAt = null;
   }
 
   /** Closes the breaker (an operator restored the channel, or probes succeeded). */
@@ -163,6 +222,7 @@ export class CircuitBreaker {
     this.probes = 0;
     this.halfOpenSuccesses = 0;
     this.reason = null;
+    this.lastEarlyProbeAt = null;
     this.window.reset();
   }
 
@@ -175,6 +235,7 @@ export class CircuitBreaker {
       half_open_at_ms: state === 'open' ? this.openUntil : null,
       probes_in_flight: state === 'half_open' ? this.probes : 0,
       probe_available: state === 'half_open' && this.probes < this.cfg.halfOpenMaxProbes,
+      early_probe_available: this.earlyProbeDue(),
       half_open_successes: state === 'half_open' ? this.halfOpenSuccesses : 0,
       open_reason: state === 'closed' ? null : this.reason,
     };

@@ -260,6 +260,30 @@ describe('planRoute: smart', () => {
     expect(ids(off)[0]).toBe('fast');
   });
 
+  it('early-probes an open channel that is due beside the pick (never as a fallback), and says so', () => {
+    const down = { ...health, fast: { stats: stats(150, 80, 10, 30), breaker: { state: 'open' as const, early_probe_available: true } } };
+    const plan = planRoute(input(three, down, {}, { config: { temperature: 0, explore: 0 } }));
+    expect(ids(plan)).toEqual(['mid', 'slow']);
+    expect(plan.early_probe).toMatchObject({ channel_id: 'fast', early_probe: true, probe: false });
+    expect(plan.attempts.every((a) => !a.early_probe)).toBe(true);
+    expect(plan.explanation.early_probe).toEqual({ channel_id: 'fast' });
+    expect(explanationToHeader(plan.explanation)).toContain('early_probe=fast');
+    expect(plan.explanation.candidates.find((c) => c.channel_id === 'fast')!.excluded).toBe('breaker_open');
+  });
+
+  it('no early probe when none is due, outside smart, with fallbacks off, for a channel the request may not use, or without a parallel slot', () => {
+    const due = { stats: stats(150, 80, 10, 30), breaker: { state: 'open' as const, early_probe_available: true } };
+    const cfg = { config: { temperature: 0, explore: 0 } };
+    expect(planRoute(input(three, { ...health, fast: { ...due, breaker: { state: 'open', early_probe_available: false } } }, {}, cfg)).early_probe).toBeNull();
+    expect(planRoute(input(three, { ...health, fast: due }, { mode: 'fallback' }, cfg)).early_probe).toBeNull();
+    expect(planRoute(input(three, { ...health, fast: due }, { mode: 'race' }, cfg)).early_probe).toBeNull();
+    expect(planRoute(input(three, { ...health, fast: due }, { allow_fallbacks: false }, cfg)).early_probe).toBeNull();
+    expect(planRoute(input(three, { ...health, fast: due }, { allowed_channels: ['mid', 'slow'] }, cfg)).early_probe).toBeNull();
+    // One free parallel slot goes to the hedge first; two leave room for the probe too.
+    expect(planRoute(input(three, { ...health, fast: due }, {}, { ...cfg, parallel: { inFlight: 4, cap: 5 } })).early_probe).toBeNull();
+    expect(planRoute(input(three, { ...health, fast: due }, {}, { ...cfg, parallel: { inFlight: 3, cap: 5 } })).early_probe).not.toBeNull();
+  });
+
   it('round-robins among equally scored channels, one step per request', () => {
     const pool = new PoolSelector('round_robin');
     const firsts = Array.from({ length: 4 }, (_, i) => planRoute(input([cand('a'), cand('b')], {}, {}, { pool, random: seededRandom(i) })).attempts[0]!.channel_id);

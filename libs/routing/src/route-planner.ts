@@ -19,7 +19,7 @@ import {
 export interface CandidateHealth {
   stats: ChannelStats | null;
   /** A BreakerSnapshot fits here; absent = closed. */
-  breaker?: { state: BreakerState; probe_available?: boolean; half_open_at_ms?: number | null };
+  breaker?: { state: BreakerState; probe_available?: boolean; early_probe_available?: boolean; half_open_at_ms?: number | null };
   /** Epoch ms until which the channel is cooling down (Retry-After, rate limit); null/absent = none. */
   cooldown_until_ms?: number | null;
 }
@@ -86,6 +86,8 @@ export interface PlannedAttempt {
   candidate: PlanCandidate;
   /** The channel's breaker is half-open: this attempt is a probe (take the slot with tryAcquire). */
   probe: boolean;
+  /** The channel's breaker is open and this attempt is its early probe (take it with tryAcquireEarlyProbe). */
+  early_probe: boolean;
 }
 
 export interface CandidateExplanation {
@@ -115,6 +117,8 @@ export interface RouteExplanation {
   candidates: CandidateExplanation[];
   pick: { channel_id: string; reason: PickReason; detail: string } | null;
   hedge: { channel_id: string; after_ms: number } | null;
+  /** An open channel probed beside the pick (smart): recovery noticed before its breaker's timeout. */
+  early_probe: { channel_id: string } | null;
   notes: string[];
   /** Set when the plan has no attempt: why. */
   no_candidate_reason: string | null;
@@ -127,6 +131,12 @@ export interface AttemptPlan {
   start_at_once: number;
   /** smart: start `channel_id` if attempts[0] has no first byte after `after_ms`. */
   hedge: { channel_id: string; after_ms: number } | null;
+  /**
+   * smart: an open channel due for an early probe, started together with
+   * attempts[0] and raced with it (the first to answer serves the client;
+   * the other is aborted). Not one of `attempts`: never a fallback.
+   */
+  early_probe: PlannedAttempt | null;
   explanation: RouteExplanation;
 }
 
@@ -147,7 +157,8 @@ const round = (v: number, d = 4): number => (Number.isFinite(v) ? Math.round(v *
  *   by softmax over the scores (equal scores form one group, ordered by the
  *   pool strategy); the rest follow by score. A half-open channel with a
  *   free probe slot goes first (one probe; `probeHalfOpenFirst`). With hedging on, the next best
- *   starts if the first has no first byte by its own p95 TTFT (floored).
+ *   starts if the first has no first byte by its own p95 TTFT (floored). An open channel due
+ *   for an early probe (its breaker says so) starts beside the first (`early_probe`).
  */
 export function planRoute(input: PlanInput): AttemptPlan {
   const cfg: PlannerConfig = {
@@ -224,6 +235,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
     candidates: expl,
     pick: null,
     hedge: null,
+    early_probe: null,
     notes,
     no_candidate_reason: null,
   };
@@ -233,7 +245,7 @@ export function planRoute(input: PlanInput): AttemptPlan {
       input.candidates.length === 0
         ? `no channel serves model "${input.model}"`
         : `all ${expl.length} candidates excluded: ${expl.map((e) => `${e.channel_id}=${e.excluded}${e.detail ? ` (${e.detail})` : ''}`).join(', ')}`;
-    return { mode, attempts: [], start_at_once: 0, hedge: null, explanation };
+    return { mode, attempts: [], start_at_once: 0, hedge: null, early_probe: null, explanation };
   }
 
   // 2. Scores (all modes: the explanation shows them).
@@ -356,14 +368,27 @@ export function planRoute(input: PlanInput): AttemptPlan {
     }
   }
 
+  // An open channel whose breaker is due for an early probe runs beside the pick (smart only: race
+  // already fans out, fallback goes one at a time). It needs a parallel slot of its own, and the
+  // request's leave to use more than one channel.
+  let earlyProbe: PlannedAttempt | null = null;
+  if (mode === 'smart' && pref.allow_fallbacks && freeParallel - (hedge ? 1 : 0) >= 1) {
+    const due = input.candidates.find((c) => explById.get(c.channel_id)?.excluded === 'breaker_open' && healthById.get(c.channel_id)?.breaker?.early_probe_available === true);
+    if (due) {
+      earlyProbe = { channel_id: due.channel_id, candidate: due, probe: false, early_probe: true };
+      explanation.early_probe = { channel_id: due.channel_id };
+    }
+  }
+
   order.forEach((id, i) => (explById.get(id)!.rank = i));
   explanation.pick = pick;
   explanation.hedge = hedge;
   return {
     mode,
-    attempts: order.map((id) => ({ channel_id: id, candidate: byId.get(id)!, probe: (healthById.get(id)?.breaker?.state ?? 'closed') === 'half_open' })),
+    attempts: order.map((id) => ({ channel_id: id, candidate: byId.get(id)!, probe: (healthById.get(id)?.breaker?.state ?? 'closed') === 'half_open', early_probe: false })),
     start_at_once: Math.min(startAtOnce, order.length),
     hedge,
+    early_probe: earlyProbe,
     explanation,
   };
 }
@@ -400,6 +425,7 @@ export function explanationToHeader(e: RouteExplanation, maxLength = 1_024): str
   if (e.pick) parts.push(`pick=${safe(e.pick.channel_id)}`, `reason=${e.pick.reason} ${safe(e.pick.detail)}`);
   else parts.push(`pick=none`, `reason=${safe(e.no_candidate_reason ?? 'no candidate')}`);
   if (e.hedge) parts.push(`hedge=${safe(e.hedge.channel_id)}@${e.hedge.after_ms}ms`);
+  if (e.early_probe) parts.push(`early_probe=${safe(e.early_probe.channel_id)}`);
   const scored = e.candidates.filter((c) => c.score !== null).sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
   if (scored.length > 0) parts.push(`scores=${scored.map((c) => `${safe(c.channel_id)}:${(c.score ?? 0).toFixed(2)}`).join(',')}`);
   const excluded = e.candidates.filter((c) => c.excluded !== null);

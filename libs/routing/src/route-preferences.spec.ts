@@ -111,8 +111,16 @@ describe('parseRouteBody', () => {
 });
 
 describe('resolveRoutePreferences', () => {
-  it('defaults to smart/balanced with fallbacks and hedging on', () => {
+  it('defaults to smart/performance with fallbacks and hedging on', () => {
     expect(okValue(resolveRoutePreferences({}))).toEqual(DEFAULT_ROUTE_PREFERENCES);
+    expect(DEFAULT_ROUTE_PREFERENCES).toMatchObject({ mode: 'smart', preset: 'performance', allow_fallbacks: true, hedge: true });
+  });
+
+  it('takes the system defaults it is given (the operator’s INGRESS_ROUTE_MODE / INGRESS_ROUTE_PRESET) under the key and request', () => {
+    const defaults = { ...DEFAULT_ROUTE_PREFERENCES, mode: 'fallback' as const, preset: 'economy' as const };
+    expect(okValue(resolveRoutePreferences({ defaults }))).toMatchObject({ mode: 'fallback', preset: 'economy' });
+    expect(okValue(resolveRoutePreferences({ defaults, key: { defaults: { preset: 'stability' } } }))).toMatchObject({ mode: 'fallback', preset: 'stability' });
+    expect(okValue(resolveRoutePreferences({ defaults, header: 'mode=smart' }))).toMatchObject({ mode: 'smart', preset: 'economy' });
   });
 
   it('layers system ← key defaults ← header ← body', () => {

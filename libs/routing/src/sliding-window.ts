@@ -54,6 +54,11 @@ export class SlidingWindowCounter {
     return { successes, failures };
   }
 
+  /** Drops the failures in the window, keeping its successes. */
+  clearFailures(): void {
+    this.fail.fill(0);
+  }
+
   reset(): void {
     this.epochs.fill(-1);
     this.ok.fill(0);

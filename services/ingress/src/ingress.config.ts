@@ -1,7 +1,7 @@
 import { envBool, envInt, loadConnectionConfig, type Env } from '@switchyard/config';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { POOL_STRATEGIES, type PoolStrategy } from '@switchyard/routing';
+import { DEFAULT_ROUTE_PREFERENCES, POOL_STRATEGIES, ROUTE_MODES, WEIGHT_PRESETS, type PoolStrategy, type RouteMode, type RoutePreferences, type WeightPreset } from '@switchyard/routing';
 import type { ChannelHealthConfig } from './routing/channel-health.book';
 import { TOKENIZER_KINDS, type TokenizerKind } from './usage/token-estimate';
 import { usdToNano } from '@switchyard/pricing';
@@ -49,6 +49,8 @@ export interface IngressConfig {
   health: ChannelHealthConfig;
   /** Orders equally scored channels. */
   poolStrategy: PoolStrategy;
+  /** The routing a request gets when neither its key nor the request says otherwise. */
+  routeDefaults: RoutePreferences;
   /** Counts tokens for usage estimates when an upstream reports none. */
   tokenizer: TokenizerKind;
   /** Balance and key-budget enforcement with spend leases from billing. */
@@ -85,11 +87,17 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
         failureThreshold: envInt(env, 'INGRESS_BREAKER_FAILURES', 5, 1),
         openMs: envInt(env, 'INGRESS_BREAKER_OPEN_MS', 60_000, 1),
         successThreshold: envInt(env, 'INGRESS_BREAKER_SUCCESSES', 2, 1),
+        earlyProbeMs: envInt(env, 'INGRESS_BREAKER_EARLY_PROBE_MS', 10_000, 0),
       },
       disableMs: envInt(env, 'INGRESS_CHANNEL_DISABLE_MS', 600_000, 1),
       rateLimitCooldownMs: envInt(env, 'INGRESS_RATE_LIMIT_COOLDOWN_MS', 10_000, 0),
     },
     poolStrategy: readPoolStrategy(env.INGRESS_POOL_STRATEGY),
+    routeDefaults: {
+      ...DEFAULT_ROUTE_PREFERENCES,
+      mode: readChoice<RouteMode>(env, 'INGRESS_ROUTE_MODE', ROUTE_MODES, DEFAULT_ROUTE_PREFERENCES.mode),
+      preset: readChoice<WeightPreset>(env, 'INGRESS_ROUTE_PRESET', Object.keys(WEIGHT_PRESETS) as WeightPreset[], DEFAULT_ROUTE_PREFERENCES.preset),
+    },
     tokenizer: readTokenizer(env.INGRESS_TOKENIZER),
     spend: {
       enabled: envBool(env, 'INGRESS_SPEND_LEASES', true),
@@ -111,6 +119,13 @@ function readUsd(env: Env, name: string, fallback: string): bigint {
   }
   if (nano <= 0n) throw new Error(`${name} must be more than 0, got "${v}"`);
   return nano;
+}
+
+function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const v = env[name]?.trim();
+  if (!v) return fallback;
+  if ((choices as readonly string[]).includes(v)) return v as T;
+  throw new Error(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
 }
 
 function readPoolStrategy(v: string | undefined): PoolStrategy {

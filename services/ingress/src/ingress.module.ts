@@ -140,6 +140,7 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
         tracer: trace.getTracer('switchyard-ingress'),
         timeouts: cfg.timeouts,
         race: cfg.race,
+        routeDefaults: cfg.routeDefaults,
         limiter,
         health,
         pool: new PoolSelector(cfg.poolStrategy),

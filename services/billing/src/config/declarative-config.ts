@@ -141,8 +141,8 @@ const channelSchema = z.strictObject({
 
 export const ROUTING_REFUSED =
   'system-wide routing defaults are ingress settings that billing does not store, so apply refuses them rather than ignore them: ' +
-  'set INGRESS_RACE_ENABLED, INGRESS_RACE_MAX_PARALLEL and INGRESS_RACE_TIMEOUT_MS on ingress (Helm: services.ingress.env); ' +
-  'the built-in default route is mode smart, preset balanced; per-key defaults go in keys[].route';
+  'set INGRESS_ROUTE_MODE, INGRESS_ROUTE_PRESET, INGRESS_RACE_ENABLED, INGRESS_RACE_MAX_PARALLEL and INGRESS_RACE_TIMEOUT_MS on ingress (Helm: services.ingress.env); ' +
+  'the built-in default route is mode smart, preset performance; per-key defaults go in keys[].route';
 
 export const configFileSchema = z.strictObject({
   accounts: z.array(accountSchema).optional(),

@@ -72,6 +72,8 @@ export interface ChatDeps {
   tracer: Tracer;
   timeouts: UpstreamTimeouts;
   race: RaceConfig;
+  /** System routing defaults (INGRESS_ROUTE_MODE / INGRESS_ROUTE_PRESET); absent: the library's. */
+  routeDefaults?: RoutePreferences;
   limiter: ClusterRateLimiter;
   health: ChannelHealthBook;
   pool: PoolSelector;
@@ -86,7 +88,15 @@ export interface ChatDeps {
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
 const CANCELLED = () => new GatewayError('upstream_error', { message: 'another channel answered first', errorClass: 'cancelled' });
+const EARLY_PROBE_TIMEOUT = () => new GatewayError('upstream_timeout', { message: 'early probe got no answer within the race timeout', errorClass: 'timeout', timeoutPhase: 'total' });
 const CLIENT_GONE = () => new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' });
+
+/** One attempt of a race or hedge and when it starts; an early probe races without deciding the outcome. */
+interface StaggeredAttempt {
+  attempt: PlannedAttempt;
+  delayMs: number;
+  earlyProbe?: boolean;
+}
 
 /** What one client request went through; becomes the usage event. */
 interface Exchange {
@@ -108,6 +118,8 @@ interface Exchange {
   clientGone: boolean;
   /** The plan being run; a mid-stream failover continues on its next channel. */
   plan?: AttemptPlan;
+  /** The open channel early-probed beside the pick, if any (its attempt's outcome goes to its breaker as the probe's). */
+  earlyProbeChannelId?: string;
   hold: SpendHold | null;
 }
 
@@ -212,6 +224,7 @@ export class ChatCompletionsHandler {
     const key = await authenticate(this.deps.keys, req);
     const view = protocol === 'openai' ? readChatRequest(req.body) : readTranslatedRequest(protocol, req.body, ctx);
     const resolved = resolveRoutePreferences({
+      defaults: this.deps.routeDefaults,
       key: keyRoutePolicy(key),
       header: typeof req.headers['x-switchyard-route'] === 'string' ? req.headers['x-switchyard-route'] : null,
       midstreamHeader: typeof req.headers[MIDSTREAM_FAILOVER_HEADER] === 'string' ? req.headers[MIDSTREAM_FAILOVER_HEADER] : null,
@@ -354,14 +367,18 @@ export class ChatCompletionsHandler {
       if (tried.has(planned.channel_id)) continue;
       if (ex.clientGone) break;
       try {
-        if (i === 0 && plan.hedge && ex.prefs.allow_fallbacks) {
-          const hedgeWith = plan.attempts.find((a) => a.channel_id === plan.hedge!.channel_id);
-          if (hedgeWith) {
-            tried.add(planned.channel_id).add(hedgeWith.channel_id);
-            return await this.stagger(ex, [
-              { attempt: planned, delayMs: 0 },
-              { attempt: hedgeWith, delayMs: plan.hedge.after_ms },
-            ]);
+        if (i === 0 && ex.prefs.allow_fallbacks && (plan.hedge || plan.early_probe)) {
+          const field: StaggeredAttempt[] = [{ attempt: planned, delayMs: 0 }];
+          // Another request may have taken the early probe since this plan was made: then there is none.
+          if (plan.early_probe && this.deps.health.breaker(plan.early_probe.channel_id, ex.view.model).earlyProbeDue()) {
+            ex.earlyProbeChannelId = plan.early_probe.channel_id;
+            field.push({ attempt: plan.early_probe, delayMs: 0, earlyProbe: true });
+          }
+          const hedgeWith = plan.hedge ? plan.attempts.find((a) => a.channel_id === plan.hedge!.channel_id) : undefined;
+          if (hedgeWith) field.push({ attempt: hedgeWith, delayMs: plan.hedge!.after_ms });
+          if (field.length > 1) {
+            for (const f of field) tried.add(f.attempt.channel_id);
+            return await this.stagger(ex, field);
           }
         }
         tried.add(planned.channel_id);
@@ -381,7 +398,7 @@ export class ChatCompletionsHandler {
 
   /** Opens a planned attempt unless its breaker refuses (another request took the probe slot). */
   private openPlanned(ex: Exchange, planned: PlannedAttempt, cont: Continuation | null = null, tcont: TranslatedContinuation | null = null): Promise<Opened> {
-    if (!this.deps.health.begin(planned.candidate, ex.view.model)) {
+    if (!this.deps.health.begin(planned.candidate, ex.view.model, planned.early_probe)) {
       return Promise.reject(
         new GatewayError('no_channel', {
           message: `channel ${planned.channel_id} is not accepting requests (circuit open)`,
@@ -400,11 +417,15 @@ export class ChatCompletionsHandler {
    * started attempt has failed, the next waiting one starts right away. All
    * failed → 503 naming each attempt (or the one permanent error); the
    * optional deadline passed with nothing open → 504.
+   * An early probe races like the others but never decides the client's
+   * outcome: its failure is not one of the request's errors, and when
+   * everything else has failed it is aborted rather than waited for.
    */
-  private stagger(ex: Exchange, field: Array<{ attempt: PlannedAttempt; delayMs: number }>, deadlineMs?: number): Promise<Opened> {
+  private stagger(ex: Exchange, field: StaggeredAttempt[], deadlineMs?: number): Promise<Opened> {
     const started = ex.attempts.length;
     return new Promise<Opened>((resolve, reject) => {
       let settled = false;
+      /** Attempts running, early probe not counted. */
       let running = 0;
       let next = 0;
       const errors: GatewayError[] = [];
@@ -415,6 +436,12 @@ export class ChatCompletionsHandler {
       };
       const failAll = () => {
         finish();
+        for (const a of ex.attempts.slice(started)) {
+          if (a.endedAt !== null) continue;
+          // Only an early probe can still be running here.
+          a.abort(CANCELLED());
+          a.fail(CANCELLED());
+        }
         const permanent = errors.find((err) => !err.retryable);
         if (permanent || errors.length === 1) return reject(permanent ?? errors[0]);
         const summary = errors.map((err) => `${err.channelId ?? '?'}: ${err.errorClass ?? err.kind}${err.upstreamStatus ? ` (${err.upstreamStatus})` : ''}`).join('; ');
@@ -429,22 +456,31 @@ export class ChatCompletionsHandler {
       };
       const launch = () => {
         if (settled || next >= field.length) return;
-        const { attempt } = field[next++]!;
-        if (next > 1) this.parallelInFlight++;
-        running++;
+        const { attempt, earlyProbe } = field[next++]!;
+        const parallel = next > 1;
+        if (parallel) this.parallelInFlight++;
+        if (!earlyProbe) running++;
         this.openPlanned(ex, attempt).then(
           (opened) => {
-            running--;
-            if (next > 1) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
+            if (!earlyProbe) running--;
+            if (parallel) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
             if (settled) {
               discard(opened);
-              this.report(ex, opened.attempt, CANCELLED());
+              // A late early probe still answered: its channel is healthy, whoever served the client.
+              this.report(ex, opened.attempt, CANCELLED(), undefined, earlyProbe ? null : undefined);
               return;
             }
             finish();
-            if (next > 1) this.deps.metrics.routing.raceWon(opened.attempt.candidate.channel_id, ex.view.model);
+            if (parallel) this.deps.metrics.routing.raceWon(opened.attempt.candidate.channel_id, ex.view.model);
             for (const a of ex.attempts.slice(started)) {
               if (a === opened.attempt) continue;
+              if (a.endedAt === null && a.candidate.channel_id === ex.earlyProbeChannelId) {
+                // A channel slower than the pick may still have recovered: the early probe runs on to
+                // its own answer (bounded by the race timeout), booked as a loser now.
+                a.markLost(CANCELLED());
+                setTimeout(() => a.abort(EARLY_PROBE_TIMEOUT()), this.deps.race.timeoutMs).unref();
+                continue;
+              }
               // Marked now, not when the abort lands, so the usage event built next says so.
               a.abort(CANCELLED());
               if (a.endedAt === null) a.fail(CANCELLED());
@@ -452,13 +488,15 @@ export class ChatCompletionsHandler {
             resolve(opened);
           },
           (e: unknown) => {
-            running--;
-            if (next > 1) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
+            if (!earlyProbe) running--;
+            if (parallel) this.parallelInFlight = Math.max(0, this.parallelInFlight - 1);
             if (settled) return;
-            errors.push(asGatewayError(e));
+            if (!earlyProbe) errors.push(asGatewayError(e));
             if (running > 0) return;
-            if (next < field.length) launch(); // nothing left running: do not wait for the hedge timer
-            else failAll();
+            // Nothing of the request's own left running: do not wait for the hedge timer, nor for the early probe.
+            while (next < field.length && field[next]!.earlyProbe) next++;
+            if (next < field.length) launch();
+            else if (errors.length > 0) failAll();
           },
         );
       };
@@ -574,12 +612,15 @@ export class ChatCompletionsHandler {
       attempt.markFirstToken();
       return opened;
     } catch (e) {
-      let err = asGatewayError(e);
+      const cause = asGatewayError(e);
+      let err = cause;
       if (attempt.endedAt === null) attempt.fail(err);
+      else attempt.finish();
       // An attempt already marked (a race loser, a timed-out race) keeps that reason.
       if (attempt.errorClass === 'cancelled' && err.errorClass !== 'cancelled') err = CANCELLED();
       endAttemptSpan(span, attempt, err);
-      this.report(ex, attempt, err);
+      // An early probe's channel learns how it really ended, even when the books call it a loser.
+      this.report(ex, attempt, err, undefined, cause);
       throw err;
     }
   }
@@ -877,8 +918,16 @@ export class ChatCompletionsHandler {
   }
 
   /** Tells the health book how an attempt ended (exactly once per attempt). */
-  private report(ex: Exchange, attempt: UpstreamAttempt, err: GatewayError | null, outputTokens?: number): void {
+  /**
+   * Closes one attempt's accounts: metrics, hedge waste, and its channel's
+   * health. `probeOutcome` is what an early probe's breaker hears instead of
+   * `err` (null: it answered), since a probe booked as a race loser may still
+   * have answered or failed for real.
+   */
+  private report(ex: Exchange, attempt: UpstreamAttempt, err: GatewayError | null, outputTokens?: number, probeOutcome?: GatewayError | null): void {
     const c = attempt.candidate;
+    const earlyProbe = ex.earlyProbeChannelId === c.channel_id;
+    const healthErr = earlyProbe && probeOutcome !== undefined ? probeOutcome : err;
     const m = this.deps.metrics;
     m.upstream.observe({
       provider: c.provider,
@@ -897,11 +946,12 @@ export class ChatCompletionsHandler {
       candidate: attempt.candidate,
       model: ex.view.model,
       status: attempt.status,
-      errorClass: err ? (err.errorClass ?? 'unknown') : null,
+      errorClass: healthErr ? (healthErr.errorClass ?? 'unknown') : null,
       ttftMs: attempt.ttftMs,
       latencyMs: attempt.latencyMs,
       outputTokens,
-      retryAfterMs: err?.retryAfterMs ?? null,
+      retryAfterMs: healthErr?.retryAfterMs ?? null,
+      earlyProbe,
     });
     m.routing.setBreaker(c.channel_id, ex.view.model, this.deps.health.breaker(c.channel_id, ex.view.model).state());
   }

@@ -147,6 +147,16 @@ export class UpstreamAttempt {
     });
   }
 
+  /**
+   * Books the attempt as ended with `err` now while its request keeps
+   * running (an early probe that lost the race runs on to its own answer for
+   * its channel's health; the books count it a loser from this moment).
+   */
+  markLost(err: GatewayError): void {
+    this.errorClass = err.errorClass ?? 'unknown';
+    if (this.endedAt === null) this.endedAt = performance.now();
+  }
+
   fail(err: GatewayError): GatewayError {
     this.errorClass = err.errorClass ?? 'unknown';
     this.finish();

@@ -85,6 +85,7 @@ export class OpenAIPassthrough {
     const key = await authenticate(this.deps.keys, request);
     const req = surface.read(request.body);
     const resolved = resolveRoutePreferences({
+      defaults: this.deps.routeDefaults,
       key: keyRoutePolicy(key),
       header: typeof request.headers['x-switchyard-route'] === 'string' ? request.headers['x-switchyard-route'] : null,
       body: req.route,

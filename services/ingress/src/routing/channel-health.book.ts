@@ -27,6 +27,8 @@ export interface AttemptReport {
   latencyMs: number;
   outputTokens?: number;
   retryAfterMs?: number | null;
+  /** The attempt was its open breaker's early probe (begun with `earlyProbe`). */
+  earlyProbe?: boolean;
 }
 
 /**
@@ -71,9 +73,10 @@ export class ChannelHealthBook {
     return this.inFlight.get(channelId) ?? 0;
   }
 
-  /** Takes the breaker's slot (a probe when half-open); false: skip this channel now. */
-  begin(candidate: PlanCandidate, model: string): boolean {
-    if (!this.breaker(candidate.channel_id, model).tryAcquire()) return false;
+  /** Takes the breaker's slot (a probe when half-open, the early probe of an open one with `earlyProbe`); false: skip this channel now. */
+  begin(candidate: PlanCandidate, model: string, earlyProbe = false): boolean {
+    const breaker = this.breaker(candidate.channel_id, model);
+    if (!(earlyProbe ? breaker.tryAcquireEarlyProbe() : breaker.tryAcquire())) return false;
     this.inFlight.set(candidate.channel_id, this.inFlightOf(candidate.channel_id) + 1);
     return true;
   }
@@ -92,15 +95,21 @@ export class ChannelHealthBook {
       output_tokens: r.outputTokens,
     });
     if (r.errorClass === null) {
-      breaker.onSuccess();
+      const was = breaker.state();
+      if (r.earlyProbe) breaker.endEarlyProbe('success');
+      else breaker.onSuccess();
+      // Recovered: its outage's failures stop weighing on its score at once.
+      if (was !== 'closed' && breaker.state() === 'closed') this.states.get(id, r.model).recovered();
       this.cooldowns.clear(k);
       return;
     }
     if (!countsAgainstChannel(r.errorClass)) {
-      breaker.release();
+      if (r.earlyProbe) breaker.endEarlyProbe('none');
+      else breaker.release();
       return;
     }
-    breaker.onFailure();
+    if (r.earlyProbe) breaker.endEarlyProbe('failure');
+    else breaker.onFailure();
     const action = routingActionFor(r.errorClass);
     if (action.disable_channel) breaker.trip(this.cfg.disableMs, r.errorClass);
     if (action.cooldown) this.cooldowns.coolDown(k, r.retryAfterMs ?? this.cfg.rateLimitCooldownMs);
