@@ -37,6 +37,8 @@ const CHANNELS = {
 };
 const MODES = {
   single: 'mode=fallback;channels=mid;fallbacks=off',
+  // The fastest channel alone: the yardstick for race ("within 10% of the fastest channel").
+  'single (fast)': 'mode=fallback;channels=fast;fallbacks=off',
   race: 'mode=race;race=3',
   fallback: 'mode=fallback',
   smart: 'mode=smart',
@@ -166,7 +168,7 @@ async function main() {
     ];
     const out = [
       `Routing quality — ${REQUESTS} requests per cell at concurrency ${CONCURRENCY}, node ${process.version}.`,
-      'Channels: cheap (300±150 ms, $0.10/$0.40), mid (150±75 ms, $0.15/$0.60), fast (60±30 ms, $0.50/$1.50); single = mid only.',
+      'Channels: cheap (300±150 ms, $0.10/$0.40), mid (150±75 ms, $0.15/$0.60), fast (60±30 ms, $0.50/$1.50); single = mid only, single (fast) = fast only.',
       '',
       ...lines,
       '',
