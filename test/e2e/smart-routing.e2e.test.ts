@@ -168,6 +168,11 @@ describe('smart routing', () => {
     expect(probed.body.choices![0]!.message.content).toBe('steady steady ');
     await until('flaky half-open after its early probe answered', async () => ((await breakerOf()) === 'half_open' ? true : undefined), 5_000);
     expect(flaky.stats().completed).toBeGreaterThan(0);
+    // Operators see every early probe and how it ended.
+    const metrics = await (await fetch(`${stack.ingressUrl}/metrics`)).text();
+    const count = (outcome: string) => Number(new RegExp(`^switchyard_breaker_early_probes_total\\{channel="flaky",model="recover",outcome="${outcome}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(count('answered')).toBe(2);
+    expect(count('failed')).toBe(1);
   });
 
   it('shows operators each channel’s live state, breaker included', async () => {

@@ -179,10 +179,13 @@ export interface RoutingMetrics {
   hedgeAttempts: Counter<'channel' | 'model'>;
   /** Integer nano-USD spent on attempts that lost a race or hedge. */
   hedgeWasteNano: Counter<'channel' | 'model'>;
+  /** Early probes of open breakers, by how they ended: answered / failed / none (aborted: client gone). */
+  earlyProbes: Counter<'channel' | 'model' | 'outcome'>;
   setBreaker(channel: string, model: string, state: BreakerStateName): void;
   raceWon(channel: string, model: string): void;
   /** A losing attempt of a race or hedge and what it cost (nano-USD, integer). */
   hedgeLost(channel: string, model: string, costNano: number): void;
+  earlyProbe(channel: string, model: string, outcome: 'answered' | 'failed' | 'none'): void;
 }
 
 export function routingMetrics(registry: Registry, maxSeries = 500): RoutingMetrics {
@@ -211,6 +214,12 @@ export function routingMetrics(registry: Registry, maxSeries = 500): RoutingMetr
     labelNames,
     registers: [registry],
   });
+  const earlyProbes = new Counter({
+    name: n('breaker_early_probes_total'),
+    help: 'Early probes of open circuit breakers (one request also sent to the open channel), by outcome: answered (the breaker half-opens), failed, none (aborted).',
+    labelNames: ['channel', 'model', 'outcome'] as const,
+    registers: [registry],
+  });
   const channels = new LabelLimiter(maxSeries);
   const models = new LabelLimiter(maxSeries);
   const l = (channel: string, model: string) => ({ channel: channels.value(channel), model: models.value(model) });
@@ -219,6 +228,8 @@ export function routingMetrics(registry: Registry, maxSeries = 500): RoutingMetr
     raceWinners,
     hedgeAttempts,
     hedgeWasteNano,
+    earlyProbes,
+    earlyProbe: (channel, model, outcome) => earlyProbes.inc({ ...l(channel, model), outcome }),
     setBreaker: (channel, model, state) => breakerState.set(l(channel, model), BREAKER_STATE[state]),
     raceWon: (channel, model) => raceWinners.inc(l(channel, model)),
     hedgeLost(channel, model, costNano) {

@@ -133,7 +133,9 @@ describe('gateway families', () => {
     r.raceWon('fast', 'gpt-4o');
     r.hedgeLost('slow', 'gpt-4o', 1234);
     r.hedgeLost('slow', 'gpt-4o', 0);
+    r.earlyProbe('slow', 'gpt-4o', 'answered');
     const body = (await renderMetrics(reg)).body;
+    expect(sample(body, 'switchyard_breaker_early_probes_total{channel="slow",model="gpt-4o",outcome="answered",service="ingress"}')).toBe(1);
     expect(sample(body, 'switchyard_breaker_state{channel="slow",model="gpt-4o",service="ingress"}')).toBe(2);
     expect(sample(body, 'switchyard_race_winners_total{channel="fast",model="gpt-4o",service="ingress"}')).toBe(1);
     expect(sample(body, 'switchyard_hedge_lost_attempts_total{channel="slow",model="gpt-4o",service="ingress"}')).toBe(2);

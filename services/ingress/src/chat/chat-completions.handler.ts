@@ -45,6 +45,7 @@ import {
   keyRoutePolicy,
   MIDSTREAM_FAILOVER_HEADER,
   planRoute,
+  countsAgainstChannel,
   resolveRoutePreferences,
   routingActionFor,
   type AttemptPlan,
@@ -953,6 +954,7 @@ export class ChatCompletionsHandler {
       retryAfterMs: healthErr?.retryAfterMs ?? null,
       earlyProbe,
     });
+    if (earlyProbe) m.routing.earlyProbe(c.channel_id, ex.view.model, healthErr === null ? 'answered' : countsAgainstChannel(healthErr.errorClass ?? 'unknown') ? 'failed' : 'none');
     m.routing.setBreaker(c.channel_id, ex.view.model, this.deps.health.breaker(c.channel_id, ex.view.model).state());
   }
 
