@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One spooled event: the request id, the serialised event and its trace headers. */
@@ -25,6 +25,12 @@ export class UsageDiskSpool {
   private openCount = 0;
   private seq = 0;
   private bytes = 0;
+  /**
+   * Sealed segments, oldest first: the directory is listed once, at start;
+   * after that this process is the only writer, so the publisher's drain loop
+   * (which asks after every window) costs no file-system call.
+   */
+  private readonly sealed: string[];
 
   constructor(
     private readonly dir: string,
@@ -35,7 +41,11 @@ export class UsageDiskSpool {
     for (const f of readdirSync(dir)) {
       if (f.endsWith(OPEN_SUFFIX)) renameSync(join(dir, f), join(dir, f.slice(0, -OPEN_SUFFIX.length) + DONE_SUFFIX));
     }
-    for (const f of this.segments()) this.bytes += statSync(f).size;
+    this.sealed = readdirSync(dir)
+      .filter((f) => f.endsWith(DONE_SUFFIX))
+      .sort()
+      .map((f) => join(dir, f));
+    for (const f of this.sealed) this.bytes += statSync(f).size;
   }
 
   /** Appends one event; false when the disk budget is spent (the caller counts a drop). */
@@ -56,7 +66,9 @@ export class UsageDiskSpool {
   seal(): void {
     if (this.fd === undefined || !this.openPath) return;
     closeSync(this.fd);
-    renameSync(this.openPath, this.openPath.slice(0, -OPEN_SUFFIX.length) + DONE_SUFFIX);
+    const done = this.openPath.slice(0, -OPEN_SUFFIX.length) + DONE_SUFFIX;
+    renameSync(this.openPath, done);
+    this.sealed.push(done);
     this.fd = undefined;
     this.openPath = undefined;
     this.openCount = 0;
@@ -68,16 +80,19 @@ export class UsageDiskSpool {
 
   /** Sealed segments, oldest first. */
   segments(): string[] {
-    if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
-      .filter((f) => f.endsWith(DONE_SUFFIX))
-      .sort()
-      .map((f) => join(this.dir, f));
+    return [...this.sealed];
   }
 
+  /** The segment's events ([] when it is gone). */
   read(segment: string): SpooledEvent[] {
     const out: SpooledEvent[] = [];
-    for (const line of readFileSync(segment, 'utf8').split('\n')) {
+    let text: string;
+    try {
+      text = readFileSync(segment, 'utf8');
+    } catch {
+      return out;
+    }
+    for (const line of text.split('\n')) {
       if (!line) continue;
       try {
         const r = JSON.parse(line) as { id: string; h: Record<string, string>; e: string };
@@ -90,6 +105,8 @@ export class UsageDiskSpool {
   }
 
   remove(segment: string): void {
+    const i = this.sealed.indexOf(segment);
+    if (i >= 0) this.sealed.splice(i, 1);
     try {
       this.bytes -= statSync(segment).size;
       unlinkSync(segment);

@@ -67,6 +67,7 @@ export interface PlanInput {
   candidates: readonly PlanCandidate[];
   health: (channelId: string) => CandidateHealth | undefined;
   preferences: RoutePreferences;
+  /** Over DEFAULT_PLANNER_CONFIG. Merged once per object: pass the same one on every request, and do not change it. */
   config?: Partial<PlannerConfig>;
   /** Orders equally scored (smart, race) or equal-priority (fallback) channels. */
   pool: PoolSelector;
@@ -140,7 +141,26 @@ export interface AttemptPlan {
   explanation: RouteExplanation;
 }
 
-const round = (v: number, d = 4): number => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : 0);
+const POW10 = [1, 10, 100, 1_000, 10_000];
+const round = (v: number, d = 4): number => (Number.isFinite(v) ? Math.round(v * POW10[d]!) / POW10[d]! : 0);
+
+/** Merged configs by the caller's partial: callers pass one config object on every request, merged once. */
+const mergedConfigs = new WeakMap<Partial<PlannerConfig>, PlannerConfig>();
+
+function plannerConfig(partial: Partial<PlannerConfig> | undefined): PlannerConfig {
+  if (!partial) return DEFAULT_PLANNER_CONFIG;
+  let cfg = mergedConfigs.get(partial);
+  if (!cfg) {
+    cfg = {
+      ...DEFAULT_PLANNER_CONFIG,
+      ...partial,
+      race: { ...DEFAULT_PLANNER_CONFIG.race, ...partial.race },
+      hedge: { ...DEFAULT_PLANNER_CONFIG.hedge, ...partial.hedge },
+    };
+    mergedConfigs.set(partial, cfg);
+  }
+  return cfg;
+}
 
 /**
  * Decides the attempt plan for one request.
@@ -161,12 +181,7 @@ const round = (v: number, d = 4): number => (Number.isFinite(v) ? Math.round(v *
  *   for an early probe (its breaker says so) starts beside the first (`early_probe`).
  */
 export function planRoute(input: PlanInput): AttemptPlan {
-  const cfg: PlannerConfig = {
-    ...DEFAULT_PLANNER_CONFIG,
-    ...input.config,
-    race: { ...DEFAULT_PLANNER_CONFIG.race, ...input.config?.race },
-    hedge: { ...DEFAULT_PLANNER_CONFIG.hedge, ...input.config?.hedge },
-  };
+  const cfg = plannerConfig(input.config);
   const pref = input.preferences;
   const nowMs = input.now();
   const weights = resolveWeights(pref.preset, pref.weights);

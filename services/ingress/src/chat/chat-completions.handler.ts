@@ -50,6 +50,7 @@ import {
   routingActionFor,
   type AttemptPlan,
   type PlannedAttempt,
+  type PlannerConfig,
   type PoolSelector,
   type RoutePreferences,
 } from '@switchyard/routing';
@@ -218,7 +219,12 @@ export class ChatCompletionsHandler {
   /** Extra upstream attempts (race and hedge) running now, across all requests. */
   private parallelInFlight = 0;
 
-  constructor(private readonly deps: ChatDeps) {}
+  /** The planner's config over its defaults (one object: the planner merges it once). */
+  private readonly plannerConfig: Partial<PlannerConfig>;
+
+  constructor(private readonly deps: ChatDeps) {
+    this.plannerConfig = { race: { enabled: deps.race.enabled, maxN: deps.race.maxParallel } };
+  }
 
   async handle(req: FastifyRequest, reply: FastifyReply, protocol: ClientProtocolId = 'openai', ctx: ClientRequestContext = {}): Promise<void> {
     const startedAt = performance.now();
@@ -308,7 +314,7 @@ export class ChatCompletionsHandler {
           return h;
         },
         preferences: prefs,
-        config: { race: { enabled: this.deps.race.enabled, maxN: this.deps.race.maxParallel } },
+        config: this.plannerConfig,
         pool: this.deps.pool,
         stickyKey: key.key_id,
         inFlight: (channelId) => this.deps.health.inFlightOf(channelId),
