@@ -14,7 +14,10 @@ export interface ReceivedUsage {
   event: UsageEventV1;
   /** The producer's trace context, from the message headers. */
   traceContext: Context;
-  /** Delivery count: >1 means a redelivery. */
+  /**
+   * Delivery count: >1 means a redelivery. For telemetry only: nats-server
+   * 2.9 can give a redelivery the count 1 (nats-server#5305).
+   */
   deliveries: number;
 }
 
