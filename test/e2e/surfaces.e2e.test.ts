@@ -27,10 +27,13 @@ interface UsageRow {
   cost_nano: string;
 }
 
+/** `until` for the books, saying on timeout where the usage event stopped (see Stack.diagnose). */
+const untilBooked = <T>(what: string, fn: () => Promise<T | undefined>) => until(what, fn, 20_000, () => stack.diagnose());
+
 /** The request's books: exactly one ClickHouse row and one ledger row, with the same cost. */
 async function booked(requestId: string): Promise<UsageRow> {
   const id = requestId.replace(/[^0-9a-f-]/g, '');
-  const rows = await until('usage row', async () => {
+  const rows = await untilBooked('usage row', async () => {
     const out = await clickhouseQuery(
       stack.urls.clickhouseUrl,
       `SELECT channel_id, model_requested, stream, status, input_tokens, output_tokens, usage_estimated, toString(cost_nano) AS cost_nano FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${id}' FORMAT JSONEachRow`,
@@ -38,7 +41,7 @@ async function booked(requestId: string): Promise<UsageRow> {
     const lines = out.split('\n').filter(Boolean);
     return lines.length ? lines.map((l) => JSON.parse(l) as UsageRow) : undefined;
   });
-  const ledger = await until('ledger row', async () => {
+  const ledger = await untilBooked('ledger row', async () => {
     const r = await pg.query<{ amount: string }>('SELECT amount_nano::text AS amount FROM ledger WHERE request_id = $1', [requestId]);
     return r.rows.length ? r.rows : undefined;
   });
@@ -133,7 +136,7 @@ describe('POST /v1/embeddings', () => {
       });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
-      const out = await until('error row', async () => {
+      const out = await untilBooked('error row', async () => {
         const r = await clickhouseQuery(
           stack.urls.clickhouseUrl,
           `SELECT status, input_tokens FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${res.headers.get('x-request-id')!.replace(/[^0-9a-f-]/g, '')}' FORMAT JSONEachRow`,
@@ -180,7 +183,7 @@ describe('channel order, failures and limits', () => {
       expect(JSON.parse(events[0]!.slice(6))).toMatchObject({ object: 'text_completion', choices: [{ text: 'ok ' }] });
       expect(JSON.parse(events[2]!.slice(6))).toMatchObject({ error: { code: 'stream_interrupted' } });
       expect(text).not.toContain('[DONE]');
-      const row = await until('error row', async () => {
+      const row = await untilBooked('error row', async () => {
         const out = await clickhouseQuery(
           stack.urls.clickhouseUrl,
           `SELECT status, error_class, output_tokens, usage_estimated FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${res.headers.get('x-request-id')!}' FORMAT JSONEachRow`,
@@ -210,7 +213,7 @@ describe('channel order, failures and limits', () => {
       ac.abort();
       await until('upstream aborted', async () => (openaiUp.requests.at(-1)!.aborted ? true : undefined), 5_000);
       expect(openaiUp.requests.at(-1)!.chunksSent).toBeLessThan(100);
-      const rows = await until('abort row', async () => {
+      const rows = await untilBooked('abort row', async () => {
         const out = await clickhouseQuery(
           stack.urls.clickhouseUrl,
           `SELECT status, http_status, error_class, output_tokens FROM ${stack.urls.clickhouseDatabase}.usage_events WHERE request_id = '${res.headers.get('x-request-id')!}' FORMAT JSONEachRow`,

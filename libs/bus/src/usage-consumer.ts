@@ -14,7 +14,10 @@ export interface ReceivedUsage {
   event: UsageEventV1;
   /** The producer's trace context, from the message headers. */
   traceContext: Context;
-  /** Delivery count: >1 means a redelivery. */
+  /**
+   * Delivery count: >1 means a redelivery. For telemetry only: nats-server
+   * 2.9 can give a redelivery the count 1 (nats-server#5305).
+   */
   deliveries: number;
 }
 
@@ -93,6 +96,23 @@ function nextBatchSize(size: number, batch: readonly JsMsg[], base: number, max:
   return waiting < base ? base : size;
 }
 
+/**
+ * The messages of one fetch, and the error that ended it, if any. A fetch
+ * can fail after it yielded messages — e.g. "heartbeats missed", seen with
+ * nats-server 2.9 when a redelivery falls due as the pull request expires
+ * (nats-server#5305) — and those messages are ours all the same: dropping
+ * them would leave them unacknowledged until the ack wait (a minute) ran out.
+ */
+export async function collectFetch<M>(msgs: AsyncIterable<M>): Promise<{ batch: M[]; error?: Error }> {
+  const batch: M[] = [];
+  try {
+    for await (const m of msgs) batch.push(m);
+  } catch (e) {
+    return { batch, error: e as Error };
+  }
+  return { batch };
+}
+
 interface Decoded {
   good: ReceivedUsage[];
   goodMsgs: JsMsg[];
@@ -138,8 +158,11 @@ export class UsageConsumer<P = void> {
         while (this.running) {
           // The JetStream client refuses fetch waits under one second.
           const msgs = await consumer.fetch({ max_messages: size, expires: Math.max(1000, this.opts.maxWaitMs) });
-          const batch: JsMsg[] = [];
-          for await (const m of msgs) batch.push(m);
+          const { batch, error } = await collectFetch(msgs);
+          if (error) {
+            if (batch.length === 0) throw error;
+            this.opts.onError?.(error);
+          }
           size = nextBatchSize(size, batch, this.opts.batchSize, maxBatch);
           if (batch.length === 0) continue;
           const decoded = await this.decode(batch);

@@ -14,6 +14,8 @@ export class ServiceProcess {
   private proc: ChildProcess | undefined;
   private output: string[] = [];
   exited = false;
+  /** How the last run ended, e.g. `code 1` or `signal SIGKILL`; undefined while it runs. */
+  exitedWith: string | undefined;
 
   constructor(
     readonly name: ServiceName,
@@ -32,6 +34,7 @@ export class ServiceProcess {
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.exited = false;
+    this.exitedWith = undefined;
     const main = resolve(REPO_ROOT, `services/${this.name}/dist/main.js`);
     // Benchmarks pin the measured service to one core (SWITCHYARD_PIN_CPU_<NAME>=1).
     const pin = this.env[`SWITCHYARD_PIN_CPU`];
@@ -50,7 +53,10 @@ export class ServiceProcess {
     };
     proc.stdout!.on('data', keep);
     proc.stderr!.on('data', keep);
-    proc.on('exit', () => (this.exited = true));
+    proc.on('exit', (code, signal) => {
+      this.exited = true;
+      this.exitedWith = signal ? `signal ${signal}` : `code ${code}`;
+    });
     try {
       await waitForHttp(`${this.url}/readyz`, timeoutMs, () => !this.exited);
     } catch (e) {

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { BILLING_CONSUMER, STATS_CONSUMER, USAGE_STREAM } from '@switchyard/contracts';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports';
@@ -39,6 +42,13 @@ export interface Stack {
   accountId: string;
   services: Record<ServiceName, ServiceProcess>;
   admin(args: string[]): Promise<string>;
+  /**
+   * What the services and the usage consumers look like now, as text for a
+   * test that timed out waiting on them: which services run (or how they
+   * ended) with their last log lines, and per durable consumer of the usage
+   * stream what was delivered, acknowledged, pending and redelivered.
+   */
+  diagnose(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -110,9 +120,42 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await services[name].start();
       started.push(services[name]);
     }
-    return { urls, env: common, ingressUrl: services.ingress.url, apiKey: keyOut.key, accountId, services, admin, stop };
+    const diagnose = () => describeStack(urls.natsUrl, services);
+    return { urls, env: common, ingressUrl: services.ingress.url, apiKey: keyOut.key, accountId, services, admin, diagnose, stop };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+const LOG_LINES_SHOWN = 15;
+
+async function describeStack(natsUrl: string, services: Record<ServiceName, ServiceProcess>): Promise<string> {
+  const lines: string[] = [];
+  for (const s of Object.values(services)) {
+    lines.push(`${s.name}: ${s.exited ? `exited (${s.exitedWith ?? 'unknown'})` : `running, pid ${s.pid}`}`);
+    for (const l of s.logs().split('\n').filter(Boolean).slice(-LOG_LINES_SHOWN)) lines.push(`  ${l}`);
+  }
+  try {
+    const nc = await connect({ servers: natsUrl, timeout: 2_000 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { state } = await jsm.streams.info(USAGE_STREAM);
+      lines.push(`${USAGE_STREAM}: ${state.messages} messages, seq ${state.first_seq}..${state.last_seq}`);
+      for (const durable of [STATS_CONSUMER, BILLING_CONSUMER]) {
+        const c = await jsm.consumers.info(USAGE_STREAM, durable).catch((e: Error) => e);
+        lines.push(
+          c instanceof Error
+            ? `consumer ${durable}: ${c.message}`
+            : `consumer ${durable}: delivered up to seq ${c.delivered.stream_seq}, acked up to seq ${c.ack_floor.stream_seq}, ` +
+                `${c.num_pending} not yet delivered, ${c.num_ack_pending} awaiting ack, ${c.num_redelivered} redelivered, ${c.num_waiting} pulls waiting`,
+        );
+      }
+    } finally {
+      await nc.close();
+    }
+  } catch (e) {
+    lines.push(`usage stream: ${(e as Error).message}`);
+  }
+  return lines.join('\n');
 }
