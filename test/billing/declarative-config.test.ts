@@ -19,6 +19,9 @@ import { runAdmin, EXIT_BAD_INPUT, EXIT_OK } from '../../services/billing/src/ad
 import { applyConfigFile } from '../../services/billing/src/config/apply-config';
 import { ConfigError } from '../../services/billing/src/config/declarative-config';
 import { hashApiKey } from '../../services/billing/src/keys/api-key';
+import { compareAndSetRefreshToken } from '../../services/billing/src/channels/channels.repository';
+import { readOAuthCredential, refreshTokenSha256 } from '../../services/billing/src/channels/channel-credential';
+import { decryptCredential, parseCredentialKey } from '../../services/billing/src/crypto/credential-cipher';
 import { DATABASE_URL, NATS_URL, ROOT, TEST_ADMIN_TOKEN, adminDeps, balanceNano, buildBilling, connectTestNats, exited, freshBillingDb, ledgerCount, resetUsageStreams, spawnBilling } from '../support/billing';
 
 const ACME_KEY = 'sk-sy-declared-acme-0123456789abcdef';
@@ -309,6 +312,30 @@ describe('declarative configuration (apply)', () => {
     const noVersion = (await applyConfigFile(deps, file(text.replace('    api_version: "2024-10-21"\n', '')), env).catch((e: ConfigError) => e)) as ConfigError;
     expect(noVersion.issues.map((i) => i.path)).toEqual(['channels[1].api_version']);
     expect(await snapshot(db)).toBe(before);
+  });
+
+  it('a re-apply after the provider rotated the refresh token keeps the rotated one; naming a new refresh token replaces it', async () => {
+    const env = { ...ENV, OAUTH_SECRET: 'cs-never-shown-0002', OAUTH_REFRESH: 'rt-declared-0002' };
+    const text = `${FILE}
+  - id: oauth-rot
+    provider: openai-compatible
+    base_url: https://llm.example.com/v1
+    oauth: { client_id: switchyard, client_secret: "\${OAUTH_SECRET}", token_url: https://auth.example.com/token, refresh_token: "\${OAUTH_REFRESH}" }
+    models: [{ id: gpt-4o-mini, price_usd_per_mtok: { input: "0.10", output: "0.40" } }]
+`;
+    await applyConfigFile(deps, file(text), env);
+    const key = parseCredentialKey(process.env.SWITCHYARD_CREDENTIAL_KEY);
+    expect(await compareAndSetRefreshToken(db, 'oauth-rot', refreshTokenSha256('rt-declared-0002'), 'rt-rotated-0003', key)).toBe('stored');
+    const storedToken = async () => {
+      const row = await db.selectFrom('channels').select('credential').where('id', '=', 'oauth-rot').executeTakeFirstOrThrow();
+      return readOAuthCredential(decryptCredential(row.credential!, key))!.refresh_token;
+    };
+    const again = await applyConfigFile(deps, file(text), env);
+    expect(again.changes.find((c) => c.id === 'oauth-rot')).toMatchObject({ action: 'unchanged' });
+    expect(await storedToken()).toBe('rt-rotated-0003');
+    const regranted = await applyConfigFile(deps, file(text), { ...env, OAUTH_REFRESH: 'rt-regranted-0004' });
+    expect(regranted.changes.find((c) => c.id === 'oauth-rot')).toMatchObject({ action: 'updated' });
+    expect(await storedToken()).toBe('rt-regranted-0004');
   });
 
   it('a missing ${VAR} is an error naming it, and nothing is written', async () => {

@@ -46,3 +46,40 @@ export const channelCredentialReplySchema = z.object({
   settings: z.object({ api_version: z.string().optional() }).optional(),
 });
 export type ChannelCredentialReply = z.infer<typeof channelCredentialReplySchema>;
+
+/**
+ * The body of a CATALOG_CHANGED_SUBJECT notice. `reason: 'credential'` is a
+ * credential change alone (an OAuth refresh token rotated), which moves no
+ * routing, so the router's plan does not change and ingress must act on the
+ * notice itself.
+ */
+export const catalogChangedSchema = z.object({
+  channel_id: z.string().min(1).optional(),
+  reason: z.string().optional(),
+});
+export type CatalogChanged = z.infer<typeof catalogChangedSchema>;
+
+/**
+ * Ingress → billing on CHANNEL_OAUTH_ROTATED_SUBJECT: the token endpoint
+ * replaced the refresh token. The one refreshed from is sent as its SHA-256
+ * (hex) only: billing compares it with the stored one, so the old secret does
+ * not cross the bus again. Never logged.
+ */
+export const oauthRotatedRequestSchema = z.object({
+  channel_id: z.string().min(1),
+  expected_refresh_token_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  refresh_token: z.string().min(1),
+});
+export type OAuthRotatedRequest = z.infer<typeof oauthRotatedRequestSchema>;
+
+/**
+ * `stored`: billing now holds the new refresh token (also when it already
+ * did: a retried request is harmless). `stale`: billing holds another one
+ * (a newer rotation by another replica, or a grant the operator replaced);
+ * nothing was written. `not_found`: no such OAuth channel.
+ */
+export const oauthRotatedReplySchema = z.object({
+  channel_id: z.string(),
+  outcome: z.enum(['stored', 'stale', 'not_found']),
+});
+export type OAuthRotatedReply = z.infer<typeof oauthRotatedReplySchema>;

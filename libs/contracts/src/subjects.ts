@@ -25,10 +25,20 @@ export const KEY_RESOLVE_SUBJECT = 'switchyard.billing.keys.resolve';
 export const KEY_CHANGED_SUBJECT = 'switchyard.billing.keys.changed';
 /** Request-reply: router asks billing for the channel catalog (no secrets). */
 export const CATALOG_SUBJECT = 'switchyard.billing.catalog';
-/** Broadcast: the catalog changed; router rebuilds its plan. */
+/**
+ * Broadcast: the catalog changed (`catalogChangedSchema`); router rebuilds its
+ * plan, and ingress drops the cached credential of the named channel.
+ */
 export const CATALOG_CHANGED_SUBJECT = 'switchyard.billing.catalog.changed';
 /** Request-reply: ingress asks billing for one channel's upstream credential. */
 export const CHANNEL_CREDENTIAL_SUBJECT = 'switchyard.billing.channels.credential';
+/**
+ * Request-reply: ingress hands billing the refresh token an OAuth token
+ * endpoint rotated to; billing stores it only if it still holds the one the
+ * ingress refreshed from (compare-and-set), then announces a credential
+ * change on CATALOG_CHANGED_SUBJECT.
+ */
+export const CHANNEL_OAUTH_ROTATED_SUBJECT = 'switchyard.billing.channels.oauth.rotated';
 /**
  * Request-reply: ingress acquires, tops up, renews and releases spend leases
  * (slices of an account's balance or a key's budget) — see leases.ts.

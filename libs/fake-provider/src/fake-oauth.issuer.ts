@@ -30,6 +30,10 @@ export class FakeOAuthIssuer {
   tokenRequests = 0;
   /** Access tokens issued. */
   issued = 0;
+  /** Every refresh token presented by an authenticated client, in order (accepted or not). */
+  presentedRefreshTokens: string[] = [];
+  /** Refresh-token grants refused as invalid (an old or unknown refresh token). */
+  invalidGrants = 0;
   private refreshToken: string;
   private readonly tokens = new Map<string, number>();
   private readonly now: () => number;
@@ -80,7 +84,9 @@ export class FakeOAuthIssuer {
     if (form.get('grant_type') !== 'refresh_token') {
       return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only refresh_token is supported.' } };
     }
+    this.presentedRefreshTokens.push(form.get('refresh_token') ?? '');
     if (form.get('refresh_token') !== this.refreshToken) {
+      this.invalidGrants++;
       return { status: 400, body: { error: 'invalid_grant', error_description: 'The refresh token is invalid or expired.' } };
     }
     const scope = form.get('scope');

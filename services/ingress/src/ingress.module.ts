@@ -62,8 +62,12 @@ export const HANDLER_DEPS = Symbol('HANDLER_DEPS');
     },
     {
       provide: CredentialCache,
-      inject: [NATS, INGRESS_CONFIG],
-      useFactory: (nc: NatsConnection, cfg: IngressConfig) => new CredentialCache(nc, { timeoutMs: cfg.lookupTimeoutMs }),
+      inject: [NATS, INGRESS_CONFIG, LOGGER],
+      useFactory: (nc: NatsConnection, cfg: IngressConfig, log: Logger) => {
+        const creds = new CredentialCache(nc, { timeoutMs: cfg.lookupTimeoutMs, log });
+        creds.watchChanges();
+        return creds;
+      },
     },
     {
       provide: PlanStore,

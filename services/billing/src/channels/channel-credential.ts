@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Provider } from '@switchyard/contracts';
 
 /** Non-secret per-channel settings, stored in `channels.settings`. */
@@ -20,6 +21,14 @@ export interface OAuthCredential {
   scope?: string;
   /** Client authentication at the token endpoint (RFC 6749 §2.3.1): HTTP Basic (default) or in the form body. */
   client_auth?: 'basic' | 'post';
+  /**
+   * Set by billing once the token endpoint rotated the refresh token: the
+   * SHA-256 (hex) of the refresh token the operator stored, which the current
+   * one descends from. Lets a declarative config that still names that token
+   * count as unchanged instead of writing the invalidated token back. Never
+   * accepted from the operator, never sent to ingress.
+   */
+  rotated_from_sha256?: string;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -80,12 +89,57 @@ export function checkOAuthCredential(input: unknown): Checked<OAuthCredential> {
   };
 }
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** The OAuth grant from a decrypted credential; null when it does not parse (never echoes the value). */
 export function readOAuthCredential(plaintext: string): OAuthCredential | null {
   try {
-    const r = checkOAuthCredential(JSON.parse(plaintext));
-    return r.ok ? r.value : null;
+    const json: unknown = JSON.parse(plaintext);
+    const r = checkOAuthCredential(json);
+    if (!r.ok) return null;
+    const origin = (json as { rotated_from_sha256?: unknown }).rotated_from_sha256;
+    return typeof origin === 'string' && SHA256_HEX.test(origin) ? { ...r.value, rotated_from_sha256: origin } : r.value;
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether a declared OAuth grant (JSON, as a config declares it) is what is
+ * stored: equal, or equal but for a refresh token the endpoint rotated from
+ * the declared one since. A config naming another refresh token (the
+ * operator granted access again) is a change.
+ */
+export function sameDeclaredGrant(storedPlain: string, declaredPlain: string): boolean {
+  if (storedPlain === declaredPlain) return true;
+  const stored = readOAuthCredential(storedPlain);
+  const declared = readOAuthCredential(declaredPlain);
+  if (!stored || !declared || stored.rotated_from_sha256 === undefined) return false;
+  const { refresh_token: _s, rotated_from_sha256: origin, ...storedRest } = stored;
+  const { refresh_token: declaredToken, rotated_from_sha256: _d, ...declaredRest } = declared;
+  return JSON.stringify(storedRest) === JSON.stringify(declaredRest) && origin === refreshTokenSha256(declaredToken);
+}
+
+/** SHA-256 (hex) of a refresh token: how ingress names the token it refreshed from. */
+export function refreshTokenSha256(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * What a reported rotation does to the stored grant (compare-and-set):
+ * `write` the new refresh token when the stored one is the one the ingress
+ * refreshed from; `already` when the new one is stored (a retry); `stale`
+ * otherwise — another replica rotated first or the operator replaced the
+ * grant, and an older token must not overwrite it.
+ */
+export function rotateRefreshToken(
+  stored: OAuthCredential,
+  expectedSha256: string,
+  next: string,
+): { outcome: 'write'; grant: OAuthCredential } | { outcome: 'already' | 'stale' } {
+  if (stored.refresh_token === next) return { outcome: 'already' };
+  const expected = Buffer.from(expectedSha256, 'hex');
+  const actual = Buffer.from(refreshTokenSha256(stored.refresh_token), 'hex');
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { outcome: 'stale' };
+  return { outcome: 'write', grant: { ...stored, refresh_token: next, rotated_from_sha256: stored.rotated_from_sha256 ?? refreshTokenSha256(stored.refresh_token) } };
 }

@@ -1,11 +1,11 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CatalogChannel } from '@switchyard/contracts';
 import type { Db, DB } from '../db/database';
 import { nanoFromDb, nanoToSafeNumber } from '../money';
 import type { ChannelRow, NewChannel } from './channels.table';
 import type { NewChannelModel } from './channel-models.table';
-import { CIPHERTEXT_PREFIX, encryptCredential } from '../crypto/credential-cipher';
-import type { ChannelSettings } from './channel-credential';
+import { CIPHERTEXT_PREFIX, decryptCredential, encryptCredential } from '../crypto/credential-cipher';
+import { readOAuthCredential, rotateRefreshToken, type ChannelSettings } from './channel-credential';
 
 export async function findChannel(db: Db, id: string): Promise<Omit<ChannelRow, 'credential' | 'credential_type' | 'settings'> | undefined> {
   return db
@@ -198,6 +198,31 @@ export async function findChannelCredential(
   channelId: string,
 ): Promise<{ credential: string | null; credential_type: 'api_key' | 'oauth'; settings: ChannelSettings } | undefined> {
   return db.selectFrom('channels').select(['credential', 'credential_type', 'settings']).where('id', '=', channelId).executeTakeFirst();
+}
+
+/**
+ * Stores the refresh token an OAuth token endpoint rotated to, if the channel
+ * still holds the one refreshed from (its SHA-256 is `expectedSha256`). The
+ * row is locked while it is compared, so of two replicas reporting at once
+ * exactly one wins. Re-encrypted with a fresh IV.
+ */
+export async function compareAndSetRefreshToken(
+  db: Kysely<DB>,
+  channelId: string,
+  expectedSha256: string,
+  next: string,
+  key: Buffer | null,
+): Promise<'stored' | 'unchanged' | 'stale' | 'not_found'> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('channels').select(['credential', 'credential_type']).where('id', '=', channelId).forUpdate().executeTakeFirst();
+    if (!row || row.credential_type !== 'oauth' || !row.credential) return 'not_found';
+    const grant = readOAuthCredential(decryptCredential(row.credential, key));
+    if (!grant) return 'not_found';
+    const r = rotateRefreshToken(grant, expectedSha256, next);
+    if (r.outcome !== 'write') return r.outcome === 'already' ? 'unchanged' : 'stale';
+    await trx.updateTable('channels').set({ credential: encryptCredential(JSON.stringify(r.grant), key) }).where('id', '=', channelId).execute();
+    return 'stored';
+  });
 }
 
 /** Encrypts every credential still stored as plaintext (from before encryption); returns how many. */

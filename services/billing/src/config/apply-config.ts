@@ -10,6 +10,7 @@ import { apiKeyPrefix, generateApiKey, hashApiKey, newKeyId } from '../keys/api-
 import { insertApiKey } from '../keys/api-keys.repository';
 import type { ApiKeyRow } from '../keys/api-keys.table';
 import { insertPrice, upsertChannel } from '../channels/channels.repository';
+import { sameDeclaredGrant } from '../channels/channel-credential';
 import { decryptCredential, encryptCredential, parseCredentialKey } from '../crypto/credential-cipher';
 import { channelChanges, groupChanges, keyChanges, samePrice } from './config-diff';
 import { ConfigError, parseConfigText, type ConfigIssue, type DeclaredChannel, type DeclaredConfig, type DeclaredKey, type DeclaredPrice, type Env } from './declarative-config';
@@ -211,7 +212,7 @@ class Writer {
     const models = c.models.map((m) => ({ model: m.model, upstream_model: m.upstream_model }));
     const changed = before
       ? channelChanges(before, await this.trx.selectFrom('channel_models').select(['model', 'upstream_model']).where('channel_id', '=', c.id).execute(), c, () =>
-          this.sameCredential(before.credential, c.api_key!),
+          this.sameCredential(before.credential, c.api_key!, c.credential_type),
         )
       : [];
     if (!before || changed.length > 0) {
@@ -242,11 +243,17 @@ class Writer {
     }
   }
 
-  /** Only compares plaintext: the stored ciphertext has a random IV. An unreadable stored credential counts as different. */
-  private sameCredential(stored: string | null, plain: string): boolean {
+  /**
+   * Only compares plaintext: the stored ciphertext has a random IV. An
+   * unreadable stored credential counts as different. An OAuth grant whose
+   * refresh token the endpoint rotated from the declared one is the same
+   * (writing the declared token back would revive an invalidated one).
+   */
+  private sameCredential(stored: string | null, plain: string, type: 'api_key' | 'oauth'): boolean {
     if (stored === null) return false;
     try {
-      return decryptCredential(stored, this.credentialKey) === plain;
+      const storedPlain = decryptCredential(stored, this.credentialKey);
+      return type === 'oauth' ? sameDeclaredGrant(storedPlain, plain) : storedPlain === plain;
     } catch {
       return false;
     }

@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  CATALOG_CHANGED_SUBJECT,
   CATALOG_SUBJECT,
   CHANNEL_CREDENTIAL_SUBJECT,
+  CHANNEL_OAUTH_ROTATED_SUBJECT,
   KEY_RESOLVE_SUBJECT,
   SPEND_LEASE_SUBJECT,
   leaseRequestSchema,
@@ -13,6 +15,10 @@ import {
   channelCredentialRequestSchema,
   keyResolveReplySchema,
   keyResolveRequestSchema,
+  oauthRotatedReplySchema,
+  oauthRotatedRequestSchema,
+  type CatalogChanged,
+  type OAuthRotatedReply,
   type CatalogChannel,
   type CatalogReply,
   type ChannelCredentialReply,
@@ -22,7 +28,7 @@ import type { Logger } from '@switchyard/telemetry';
 import type { DB } from '../db/database';
 import { findKeyWithGroupByHash, toKeySnapshot } from '../keys/api-keys.repository';
 import { decryptCredential } from '../crypto/credential-cipher';
-import { findChannelCredential, loadCatalog } from '../channels/channels.repository';
+import { compareAndSetRefreshToken, findChannelCredential, loadCatalog } from '../channels/channels.repository';
 import { readOAuthCredential } from '../channels/channel-credential';
 import { Responder, decodeJson } from './responder';
 import { grantLease, type LeaseTimings } from '../leases/lease.repository';
@@ -75,6 +81,30 @@ export async function channelCredential(db: Kysely<DB>, data: Uint8Array, creden
 }
 
 /**
+ * CHANNEL_OAUTH_ROTATED_SUBJECT: an ingress saw the token endpoint rotate a
+ * channel's refresh token. Stored (encrypted) only over the one it refreshed
+ * from; when written, `announce` tells every ingress the credential changed.
+ * A malformed request throws (a service error: the ingress retries, then
+ * gives up). Logs the channel and outcome, never a token.
+ */
+export async function oauthRotated(
+  db: Kysely<DB>,
+  data: Uint8Array,
+  credentialKey: Buffer | null,
+  announce: (notice: CatalogChanged) => void,
+  log: Logger,
+): Promise<OAuthRotatedReply> {
+  const req = oauthRotatedRequestSchema.safeParse(decodeJson(data));
+  if (!req.success) throw new Error('malformed oauth rotation request');
+  const { channel_id } = req.data;
+  const result = await compareAndSetRefreshToken(db, channel_id, req.data.expected_refresh_token_sha256, req.data.refresh_token, credentialKey);
+  if (result === 'stored') announce({ channel_id, reason: 'credential' });
+  if (result === 'stale') log.warn({ channel_id }, 'oauth rotation refused: billing holds a newer refresh token for this channel');
+  else log.info({ channel_id, outcome: result }, 'oauth refresh token rotation reported');
+  return oauthRotatedReplySchema.parse({ channel_id, outcome: result === 'unchanged' ? 'stored' : result });
+}
+
+/**
  * SPEND_LEASE_SUBJECT: acquire, top up, renew or release a spend lease. A
  * malformed request throws (a service error reply): ingress treats it like
  * billing being unreachable and never as a grant.
@@ -96,5 +126,6 @@ export function createBillingResponders(
     new Responder(nc, { subject: KEY_RESOLVE_SUBJECT, handle: (d) => resolveKey(db, d) }, log),
     new Responder(nc, { subject: CATALOG_SUBJECT, handle: () => catalogReply(db, log) }, log),
     new Responder(nc, { subject: CHANNEL_CREDENTIAL_SUBJECT, handle: (d) => channelCredential(db, d, credentialKey) }, log),
+    new Responder(nc, { subject: CHANNEL_OAUTH_ROTATED_SUBJECT, handle: (d) => oauthRotated(db, d, credentialKey, (n) => nc.publish(CATALOG_CHANGED_SUBJECT, JSON.stringify(n)), log) }, log),
   ];
 }

@@ -1,8 +1,17 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
-import { CHANNEL_CREDENTIAL_SUBJECT, channelCredentialReplySchema, type ChannelCredentialReply } from '@switchyard/contracts';
+import {
+  CATALOG_CHANGED_SUBJECT,
+  CHANNEL_CREDENTIAL_SUBJECT,
+  CHANNEL_OAUTH_ROTATED_SUBJECT,
+  catalogChangedSchema,
+  channelCredentialReplySchema,
+  oauthRotatedReplySchema,
+  type ChannelCredentialReply,
+} from '@switchyard/contracts';
 import { GatewayError } from '../errors/gateway-error';
 import { OAuthRefreshError, OAuthTokenSource, type OAuthGrant, type TokenPost } from './oauth-token.source';
+import { RotationWriteBack, type RotationWriteBackLog } from './oauth-rotation.write-back';
 
 /** What a request to one channel authenticates with, and the channel's settings. */
 export interface ChannelAccess {
@@ -24,8 +33,10 @@ interface Entry {
   apiKey: string | null;
   apiVersion: string | undefined;
   oauth: OAuthTokenSource | null;
-  /** Identifies the stored grant, to keep its token source across refetches. */
+  /** Identifies the stored grant (its refresh token aside), to keep its token source across refetches. */
   grantId: string | null;
+  /** This fetch found a refresh token in billing the token source did not know (another replica rotated). */
+  adopted: boolean;
 }
 
 const NO_ACCESS: ChannelAccess = Object.freeze({ token: null, scheme: 'key', apiVersion: undefined });
@@ -50,14 +61,22 @@ export interface CredentialCacheOptions {
   /** Token endpoint calls (default: undici). */
   tokenPost?: TokenPost;
   now?: () => number;
+  /** Waits between attempts to hand a rotated refresh token to billing (see RotationWriteBack). */
+  rotationRetryDelaysMs?: readonly number[];
+  log?: RotationWriteBackLog;
 }
 
 /**
  * Upstream credentials per channel, fetched from billing over request-reply
  * on first use and kept in memory only (never in plans, events or logs).
- * Cleared when a new plan arrives so a rotated credential is picked up; an
- * OAuth channel keeps its token source (access token, rotated refresh token)
- * as long as billing's stored grant is the same.
+ * Cleared when a new plan arrives, and a channel's entry when billing
+ * announces a change of that channel, so a new credential is picked up.
+ *
+ * An OAuth channel keeps its token source (access token, refresh token) as
+ * long as billing's grant has the same client, endpoint and scope. When the
+ * token endpoint rotates the refresh token, the new one is handed to billing
+ * (RotationWriteBack), which announces it; other replicas then take it for
+ * their next refresh, keeping their still-valid access tokens.
  */
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
@@ -65,6 +84,9 @@ export class CredentialCache {
   private stale = new Map<string, Entry>();
   /** Token sources by channel, surviving invalidation while the grant is unchanged. */
   private readonly sources = new Map<string, { grantId: string; source: OAuthTokenSource }>();
+  /** Bumped when billing announces a change of the channel: a fetch started before it is not cached. */
+  private readonly generations = new Map<string, number>();
+  private readonly writeBack: RotationWriteBack;
   private readonly timeoutMs: number;
   private readonly tokenPost: TokenPost;
   private readonly now: () => number;
@@ -77,6 +99,42 @@ export class CredentialCache {
     this.timeoutMs = o.timeoutMs;
     this.tokenPost = o.tokenPost ?? undiciTokenPost(Math.max(o.timeoutMs, 10_000));
     this.now = o.now ?? Date.now;
+    this.writeBack = new RotationWriteBack({
+      send: async (req) => {
+        const msg = await this.nc.request(CHANNEL_OAUTH_ROTATED_SUBJECT, JSON.stringify(req), { timeout: this.timeoutMs });
+        return oauthRotatedReplySchema.parse(msg.json()).outcome;
+      },
+      retryDelaysMs: o.rotationRetryDelaysMs,
+      log: o.log,
+      onStale: (channelId) => this.forget(channelId),
+    });
+  }
+
+  /** Listens for billing's channel-change notices (a credential change alone moves no plan). */
+  watchChanges(): void {
+    const sub = this.nc.subscribe(CATALOG_CHANGED_SUBJECT);
+    void (async () => {
+      for await (const m of sub) {
+        const notice = catalogChangedSchema.safeParse(m.json());
+        if (notice.success && notice.data.channel_id) this.forget(notice.data.channel_id);
+      }
+    })();
+  }
+
+  /** Refetches one channel's credential at its next use, keeping the old one as a fallback. */
+  forget(channelId: string): void {
+    this.generations.set(channelId, (this.generations.get(channelId) ?? 0) + 1);
+    this.inflight.delete(channelId);
+    const e = this.entries.get(channelId);
+    if (e !== undefined) {
+      this.stale.set(channelId, e);
+      this.entries.delete(channelId);
+    }
+  }
+
+  /** Resolves when no rotated refresh token is waiting to be handed to billing. */
+  rotationsSettled(): Promise<void> {
+    return this.writeBack.idle();
   }
 
   /** Keeps the old values as a fallback until each is refetched. */
@@ -102,9 +160,31 @@ export class CredentialCache {
     try {
       token = await e.oauth.token();
     } catch (err) {
-      throw oauthFailure(err, channelId);
+      token = await this.retryWithStoredGrant(channelId, err);
     }
     return { token, scheme: 'bearer', apiVersion: e.apiVersion };
+  }
+
+  /**
+   * A refused refresh may have presented a refresh token another replica
+   * rotated a moment ago (its notice not here yet): ask billing once, and
+   * refresh again if it holds a different one.
+   */
+  private async retryWithStoredGrant(channelId: string, err: unknown): Promise<string> {
+    if (!(err instanceof OAuthRefreshError) || err.kind !== 'rejected') throw oauthFailure(err, channelId);
+    let fresh: Entry;
+    try {
+      this.forget(channelId);
+      fresh = await this.entry(channelId);
+    } catch {
+      throw oauthFailure(err, channelId);
+    }
+    if (!fresh.oauth || !fresh.adopted) throw oauthFailure(err, channelId);
+    try {
+      return await fresh.oauth.token();
+    } catch (again) {
+      throw oauthFailure(again, channelId);
+    }
   }
 
   /** The upstream refused an access token (401/403): the next request refreshes first. */
@@ -131,6 +211,7 @@ export class CredentialCache {
   }
 
   private async fetch(channelId: string): Promise<Entry> {
+    const generation = this.generations.get(channelId) ?? 0;
     let reply: ChannelCredentialReply;
     try {
       const msg = await this.nc.request(CHANNEL_CREDENTIAL_SUBJECT, JSON.stringify({ channel_id: channelId }), { timeout: this.timeoutMs });
@@ -147,7 +228,7 @@ export class CredentialCache {
       });
     }
     const entry = this.toEntry(channelId, reply);
-    this.entries.set(channelId, entry);
+    if ((this.generations.get(channelId) ?? 0) === generation) this.entries.set(channelId, entry);
     return entry;
   }
 
@@ -157,16 +238,20 @@ export class CredentialCache {
       this.sources.delete(channelId);
       const apiKey = reply.found ? reply.api_key : null;
       const access: ChannelAccess = apiKey === null && apiVersion === undefined ? NO_ACCESS : { token: apiKey, scheme: 'key', apiVersion };
-      return { access, apiKey, apiVersion, oauth: null, grantId: null };
+      return { access, apiKey, apiVersion, oauth: null, grantId: null, adopted: false };
     }
     const grant: OAuthGrant = reply.oauth;
-    const grantId = JSON.stringify([grant.client_id, grant.client_secret, grant.token_url, grant.refresh_token, grant.scope ?? '', grant.client_auth ?? 'basic']);
-    let kept = this.sources.get(channelId);
-    if (!kept || kept.grantId !== grantId) {
-      kept = { grantId, source: new OAuthTokenSource(grant, { post: this.tokenPost, now: this.now }) };
-      this.sources.set(channelId, kept);
+    const grantId = JSON.stringify([grant.client_id, grant.client_secret, grant.token_url, grant.scope ?? '', grant.client_auth ?? 'basic']);
+    const kept = this.sources.get(channelId);
+    if (kept && kept.grantId === grantId) {
+      const state = kept.source.storedRefreshToken(grant.refresh_token);
+      // Billing still lacks this replica's rotation (an earlier hand-over gave up): try again.
+      if (state === 'behind') this.writeBack.push(channelId, kept.source);
+      return { access: NO_ACCESS, apiKey: null, apiVersion, oauth: kept.source, grantId, adopted: state === 'adopted' };
     }
-    return { access: NO_ACCESS, apiKey: null, apiVersion, oauth: kept.source, grantId };
+    const source: OAuthTokenSource = new OAuthTokenSource(grant, { post: this.tokenPost, now: this.now, onRotate: () => this.writeBack.push(channelId, source) });
+    this.sources.set(channelId, { grantId, source });
+    return { access: NO_ACCESS, apiKey: null, apiVersion, oauth: source, grantId, adopted: false };
   }
 }
 

@@ -107,6 +107,46 @@ describe('OAuthTokenSource', () => {
     expect(src.rotated).toBe(true);
   });
 
+  it('a rotation is reported once and stays unsaved until billing stores it', async () => {
+    const ep = endpoint({ ttl: 1, rotate: true });
+    const c = clock();
+    let rotations = 0;
+    const src = new OAuthTokenSource(grant, { post: ep.post, now: c.now, onRotate: () => rotations++ });
+    expect(src.unsaved()).toBeNull();
+    await src.token();
+    expect(rotations).toBe(1);
+    expect(src.unsaved()).toEqual({ from: 'rt-0', to: 'rt-1' });
+    c.t += 2_000;
+    await src.token(); // billing still holds rt-0: the write asks to go from rt-0 straight to rt-2
+    expect(src.unsaved()).toEqual({ from: 'rt-0', to: 'rt-2' });
+    src.saved({ from: 'rt-0', to: 'rt-2' });
+    expect(src.unsaved()).toBeNull();
+    expect(src.rotated).toBe(false);
+  });
+
+  it('takes a refresh token another replica stored for its next refresh, keeping its valid access token', async () => {
+    const ep = endpoint({ ttl: 100 });
+    const c = clock();
+    const src = new OAuthTokenSource(grant, { post: ep.post, now: c.now });
+    expect(await src.token()).toBe('at-1');
+    expect(src.storedRefreshToken('rt-0')).toBe('in_step');
+    expect(src.storedRefreshToken('rt-other')).toBe('adopted');
+    expect(await src.token()).toBe('at-1');
+    expect(ep.calls).toHaveLength(1);
+    c.t += 100_000;
+    expect(await src.token()).toBe('at-2');
+    expect(new URLSearchParams(ep.calls[1]!.body).get('refresh_token')).toBe('rt-other');
+  });
+
+  it('billing still holding the token it rotated from is "behind", not a new grant', async () => {
+    const src = new OAuthTokenSource(grant, { post: endpoint({ rotate: true }).post, now: clock().now });
+    await src.token();
+    expect(src.storedRefreshToken('rt-0')).toBe('behind');
+    expect(src.unsaved()).toEqual({ from: 'rt-0', to: 'rt-1' });
+    expect(src.storedRefreshToken('rt-1')).toBe('in_step');
+    expect(src.unsaved()).toBeNull();
+  });
+
   it('a refused grant is a "rejected" error naming only the status and the error code; an outage is "unavailable"', async () => {
     const refused = new OAuthTokenSource(grant, {
       post: endpoint({ fail: { status: 400, body: JSON.stringify({ error: 'invalid_grant', error_description: 'token rt-0 was revoked' }) } }).post,

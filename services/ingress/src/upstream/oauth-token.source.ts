@@ -8,10 +8,12 @@
  *   refresh runs in the background, so requests do not wait on the token
  *   endpoint while the token is valid.
  * - Refreshes are single-flight: concurrent callers share one POST.
- * - A reply with a new `refresh_token` (rotation) replaces the one in memory;
- *   billing's stored copy is not updated (a restarted ingress starts again
- *   from the stored one, so a provider that invalidates the old refresh
- *   token at once needs the operator to store the new one).
+ * - A reply with a new `refresh_token` (rotation) replaces the one in memory
+ *   and calls `onRotate`; the owner hands it to billing (`unsaved()`, then
+ *   `saved()`), so a restarted ingress or another replica starts from it.
+ * - When billing's stored refresh token changes under it (another replica
+ *   rotated, or the operator stored a new one), `storedRefreshToken()` takes
+ *   it for the next refresh and keeps the access token while it is valid.
  * - Errors say which step failed and the endpoint's `error` code, never a
  *   token, secret or the endpoint's free-text description.
  */
@@ -51,6 +53,14 @@ export interface OAuthTokenSourceOptions {
   defaultTtlMs?: number;
   /** How the client authenticates (RFC 6749 §2.3.1): HTTP Basic (default) or in the form body. */
   clientAuth?: 'basic' | 'post';
+  /** Called after the endpoint rotated the refresh token (`unsaved()` then says what to store). */
+  onRotate?: () => void;
+}
+
+/** A rotated refresh token billing does not hold yet, and the one billing holds instead. */
+export interface UnsavedRotation {
+  from: string;
+  to: string;
 }
 
 export type OAuthFailureKind =
@@ -85,7 +95,10 @@ export class OAuthTokenSource {
   private expiresAt = 0;
   /** Epoch ms from which a refresh is started (expiry minus the margin). */
   private refreshAt = 0;
+  /** The refresh token to present next. */
   private refreshToken: string;
+  /** The refresh token billing is known to hold. */
+  private stored: string;
   private inflight: Promise<string> | null = null;
   private refreshes = 0;
 
@@ -94,6 +107,7 @@ export class OAuthTokenSource {
     private readonly opts: OAuthTokenSourceOptions,
   ) {
     this.refreshToken = grant.refresh_token;
+    this.stored = grant.refresh_token;
   }
 
   /** Token-endpoint calls made so far (for metrics and tests). */
@@ -101,9 +115,38 @@ export class OAuthTokenSource {
     return this.refreshes;
   }
 
-  /** True when `refresh_token` was rotated by the endpoint since start. */
+  /** True when the endpoint rotated the refresh token and billing does not hold the new one yet. */
   get rotated(): boolean {
-    return this.refreshToken !== this.grant.refresh_token;
+    return this.refreshToken !== this.stored;
+  }
+
+  /** The rotation billing still has to store (compare-and-set from `from` to `to`); null when in step. */
+  unsaved(): UnsavedRotation | null {
+    return this.refreshToken === this.stored ? null : { from: this.stored, to: this.refreshToken };
+  }
+
+  /** Billing stored `to` in place of `from` (a write that `unsaved()` asked for). */
+  saved(rotation: UnsavedRotation): void {
+    if (this.stored === rotation.from) this.stored = rotation.to;
+  }
+
+  /**
+   * Billing's stored grant has `refreshToken` (read when the credential is
+   * fetched again). The one presented last or known stored: nothing changes
+   * (`in_step`, or `behind` while a rotation is still to be stored). Any
+   * other: another replica rotated it (or the operator replaced it), and the
+   * old one is likely invalid — it is used from the next refresh on
+   * (`adopted`); the access token is kept while it is valid.
+   */
+  storedRefreshToken(refreshToken: string): 'in_step' | 'behind' | 'adopted' {
+    if (refreshToken === this.refreshToken) {
+      this.stored = refreshToken;
+      return 'in_step';
+    }
+    if (refreshToken === this.stored) return 'behind';
+    this.stored = refreshToken;
+    this.refreshToken = refreshToken;
+    return 'adopted';
   }
 
   /**
@@ -177,7 +220,10 @@ export class OAuthTokenSource {
     this.accessToken = token;
     this.expiresAt = sentAt + ttl;
     this.refreshAt = this.expiresAt - margin;
-    if (typeof parsed.refresh_token === 'string' && parsed.refresh_token.length > 0) this.refreshToken = parsed.refresh_token;
+    if (typeof parsed.refresh_token === 'string' && parsed.refresh_token.length > 0 && parsed.refresh_token !== this.refreshToken) {
+      this.refreshToken = parsed.refresh_token;
+      this.opts.onRotate?.();
+    }
     return token;
   }
 }
