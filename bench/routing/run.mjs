@@ -44,6 +44,12 @@ const MODES = {
   smart: 'mode=smart',
   'smart (balanced)': 'mode=smart;preset=balanced',
 };
+// Every cell routes its own model, so no cell inherits another's channel health
+// (a breaker opened by "one hard down" would otherwise still be open in the next cell).
+const SCENARIOS = ['1 three healthy', '2 one hard down', '3 one failing 30%'];
+const modelOf = (scenario, mode) => `m${SCENARIOS.indexOf(scenario) + 1}-${Object.keys(MODES).indexOf(mode)}`;
+const WORLD_MODEL = 'm4';
+const MODELS = [...SCENARIOS.flatMap((sc) => Object.keys(MODES).map((mode) => modelOf(sc, mode))), WORLD_MODEL];
 // Scenario 4 scores price too, so that a price change can move traffic (the default preset barely weighs price).
 const CHANGING_WORLD_ROUTE = MODES['smart (balanced)'];
 
@@ -136,7 +142,7 @@ async function main() {
     id,
     baseUrl: fakes[id].url,
     priority: i + 1, // cheap first, as an operator optimising cost would order them
-    models: [{ model: 'gpt-4o-mini', inputUsdPerMtok: c.price[0], outputUsdPerMtok: c.price[1] }],
+    models: MODELS.map((model) => ({ model, inputUsdPerMtok: c.price[0], outputUsdPerMtok: c.price[1] })),
   }));
   const stack = await startStack({ channels, balanceUsd: '100000.00', env: { ingress: { LOG_LEVEL: 'error' }, stats: { STATS_BATCH_WAIT_MS: '1000' } } });
   const table = [];
@@ -151,7 +157,7 @@ async function main() {
         await freshWorld(fakes);
         setup();
         const before = received(fakes);
-        const results = await runLoad(stack, route, REQUESTS, 'gpt-4o-mini');
+        const results = await runLoad(stack, route, REQUESTS, modelOf(scenario, mode));
         const calls = received(fakes) - before;
         const rows = await waitRows(stack, results.map((r) => r.id));
         const s = summarize(results, rows, calls);
@@ -194,7 +200,7 @@ async function changingWorld(stack, fakes) {
     ['steady', PHASE_MS, () => {}],
     ['fast (the favourite) gets slow: 1.5 s', PHASE_MS, () => fakes.fast.setBehavior({ ...CHANNELS.fast.behavior, latencyMs: 1500 })],
     ['cheap gets cheaper: $0.02/$0.08', PHASE_MS, async () => {
-      await stack.admin(['set-price', '--channel', 'cheap', '--model', 'gpt-4o-mini', '--input-usd-per-mtok', '0.02', '--output-usd-per-mtok', '0.08']);
+      await stack.admin(['set-price', '--channel', 'cheap', '--model', WORLD_MODEL, '--input-usd-per-mtok', '0.02', '--output-usd-per-mtok', '0.08']);
     }],
     ['cheap (now the favourite) goes down (503)', PHASE_MS, () => fakes.cheap.setBehavior({ failStatus: 503 })],
     ['cheap comes back', Math.max(PHASE_MS, 60_000), () => fakes.cheap.setBehavior(CHANNELS.cheap.behavior)],
@@ -204,7 +210,7 @@ async function changingWorld(stack, fakes) {
     await change();
     const started = Date.now();
     const all = [];
-    while (Date.now() - started < phaseMs) all.push(...(await runLoad(stack, CHANGING_WORLD_ROUTE, CONCURRENCY * 2, 'gpt-4o-mini')));
+    while (Date.now() - started < phaseMs) all.push(...(await runLoad(stack, CHANGING_WORLD_ROUTE, CONCURRENCY * 2, WORLD_MODEL)));
     const rows = await waitRows(stack, all.map((r) => r.id));
     const byId = new Map(rows.map((r) => [r.request_id, r]));
     const sliceMs = 10_000;
