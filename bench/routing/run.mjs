@@ -12,10 +12,10 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { startFakeOpenAIProcess } from './fake-process.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStack, clickhouseQuery } = require('../../libs/testkit/dist/index.js');
-const { startFakeOpenAI } = require('../../libs/fake-provider/dist/index.js');
 
 const { values: args } = parseArgs({
   options: {
@@ -126,18 +126,20 @@ function summarize(results, rows, calls) {
 
 async function freshWorld(fakes) {
   for (const [name, f] of Object.entries(fakes)) {
-    f.setBehavior(CHANNELS[name].behavior);
-    f.reset();
+    await f.setBehavior(CHANNELS[name].behavior);
+    await f.reset();
   }
 }
 
-function received(fakes) {
-  return Object.values(fakes).reduce((s, f) => s + f.stats().received, 0);
+async function received(fakes) {
+  let n = 0;
+  for (const f of Object.values(fakes)) n += (await f.stats()).received;
+  return n;
 }
 
 async function main() {
   const fakes = {};
-  for (const name of Object.keys(CHANNELS)) fakes[name] = await startFakeOpenAI({ behavior: CHANNELS[name].behavior, recordRequests: false });
+  for (const name of Object.keys(CHANNELS)) fakes[name] = await startFakeOpenAIProcess(CHANNELS[name].behavior);
   const channels = Object.entries(CHANNELS).map(([id, c], i) => ({
     id,
     baseUrl: fakes[id].url,
@@ -155,10 +157,10 @@ async function main() {
     for (const [scenario, setup] of Object.entries(scenarios)) {
       for (const [mode, route] of Object.entries(MODES)) {
         await freshWorld(fakes);
-        setup();
-        const before = received(fakes);
+        await setup();
+        const before = await received(fakes);
         const results = await runLoad(stack, route, REQUESTS, modelOf(scenario, mode));
-        const calls = received(fakes) - before;
+        const calls = (await received(fakes)) - before;
         const rows = await waitRows(stack, results.map((r) => r.id));
         const s = summarize(results, rows, calls);
         table.push({ scenario, mode, ...s });

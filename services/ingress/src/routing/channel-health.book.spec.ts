@@ -17,16 +17,20 @@ function setup() {
   const book = new ChannelHealthBook({ breaker: { openMs: 60_000, earlyProbeMs: 10_000 }, disableMs: 600_000, rateLimitCooldownMs: 10_000 }, () => t);
   const end = (r: Partial<AttemptReport>) => book.end({ candidate, model: 'm', status: 200, errorClass: null, ttftMs: 50, latencyMs: 80, ...r });
   const fail = (earlyProbe = false) => end({ status: 503, errorClass: 'transient', earlyProbe });
-  return { book, end, fail, advance: (ms: number) => (t += ms) };
+  /** Five failures in a row: the breaker opens. */
+  const open = () => {
+    for (let i = 0; i < 5; i++) {
+      book.begin(candidate, 'm');
+      fail();
+    }
+  };
+  return { book, end, fail, open, advance: (ms: number) => (t += ms) };
 }
 
 describe('ChannelHealthBook early probes', () => {
   it('admits an open channel only as its early probe, once due, one at a time', () => {
-    const { book, fail, advance } = setup();
-    for (let i = 0; i < 5; i++) {
-      expect(book.begin(candidate, 'm')).toBe(true);
-      fail();
-    }
+    const { book, open, advance } = setup();
+    open();
     expect(book.begin(candidate, 'm')).toBe(false);
     expect(book.begin(candidate, 'm', true)).toBe(false);
     advance(10_000);
@@ -37,11 +41,8 @@ describe('ChannelHealthBook early probes', () => {
   });
 
   it('a failed early probe keeps it open; a successful one half-opens it, and on closing the outage stops weighing on its score', () => {
-    const { book, end, fail, advance } = setup();
-    for (let i = 0; i < 5; i++) {
-      book.begin(candidate, 'm');
-      fail();
-    }
+    const { book, end, fail, open, advance } = setup();
+    open();
     advance(10_000);
     book.begin(candidate, 'm', true);
     fail(true);
@@ -61,11 +62,8 @@ describe('ChannelHealthBook early probes', () => {
   });
 
   it('an aborted early probe (lost, client gone) says nothing: the next is due an interval after it started', () => {
-    const { book, end, fail, advance } = setup();
-    for (let i = 0; i < 5; i++) {
-      book.begin(candidate, 'm');
-      fail();
-    }
+    const { book, end, open, advance } = setup();
+    open();
     advance(10_000);
     book.begin(candidate, 'm', true);
     end({ status: 0, errorClass: 'cancelled', earlyProbe: true });
