@@ -15,6 +15,10 @@ const expectedCost = (input: number, output: number) => {
 
 let fast: FakeProvider;
 let hanging: FakeProvider;
+/** Streams its first content, then pauses longer than the ingress's idle timeout. */
+let stalling: FakeProvider;
+/** Sends headers, then nothing for longer than the ingress's first-token timeout. */
+let tardy: FakeProvider;
 let otlp: OtlpReceiver;
 let stack: Stack;
 let client: OpenAI;
@@ -58,6 +62,8 @@ async function balanceNano(): Promise<bigint> {
 beforeAll(async () => {
   fast = await startFakeOpenAI({ behavior: { chunks: 8, chunkText: 'hello ' }, requireApiKey: 'upstream-secret' });
   hanging = await startFakeOpenAI({ behavior: { hang: true } });
+  stalling = await startFakeOpenAI({ behavior: { chunks: 3, chunkText: 'a', chunkDelayMs: 5_000 } });
+  tardy = await startFakeOpenAI({ behavior: { chunks: 3, ttftMs: 5_000 } });
   otlp = await startOtlpReceiver();
   const deadPort = await freePort();
   const telemetryEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
@@ -66,9 +72,11 @@ beforeAll(async () => {
       { id: 'fast', baseUrl: fast.url, apiKey: 'upstream-secret', models: [{ model: 'gpt-4o-mini', inputUsdPerMtok: '0.15', outputUsdPerMtok: '0.60' }] },
       { id: 'dead', baseUrl: `http://127.0.0.1:${deadPort}/v1`, models: [{ model: 'dead-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
       { id: 'slow', baseUrl: hanging.url, models: [{ model: 'slow-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
+      { id: 'stalling', baseUrl: stalling.url, models: [{ model: 'stalling-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
+      { id: 'tardy', baseUrl: tardy.url, models: [{ model: 'tardy-model', inputUsdPerMtok: '1', outputUsdPerMtok: '1' }] },
     ],
     env: {
-      ingress: { ...telemetryEnv, INGRESS_HEADERS_TIMEOUT_MS: '1000', INGRESS_BODY_LIMIT_BYTES: String(64 * 1024) },
+      ingress: { ...telemetryEnv, INGRESS_HEADERS_TIMEOUT_MS: '1000', INGRESS_IDLE_TIMEOUT_MS: '1000', INGRESS_FIRST_TOKEN_TIMEOUT_MS: '1000', INGRESS_BODY_LIMIT_BYTES: String(64 * 1024) },
       stats: { ...telemetryEnv, STATS_BATCH_WAIT_MS: '1000' },
       billing: telemetryEnv,
       router: telemetryEnv,
@@ -84,6 +92,8 @@ afterAll(async () => {
   await stack?.stop();
   await fast?.close();
   await hanging?.close();
+  await stalling?.close();
+  await tardy?.close();
   await otlp?.close();
 });
 
@@ -225,7 +235,7 @@ describe('one request through all four services', () => {
 
   it('lists the served models without channel prefixes', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id).sort()).toEqual(['dead-model', 'gpt-4o-mini', 'slow-model']);
+    expect(models.data.map((m) => m.id).sort()).toEqual(['dead-model', 'gpt-4o-mini', 'slow-model', 'stalling-model', 'tardy-model']);
   });
 
   it('keeps serving from the last plan while the router is down, even after an ingress restart', async () => {
@@ -326,6 +336,28 @@ describe('bad input gets an OpenAI-style error with a request id', () => {
     expect(r.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.error.code).toBe('timeout_headers');
+  });
+
+  it('a stream whose upstream sends no first token in time → 504', async () => {
+    const started = Date.now();
+    const r = await post(JSON.stringify({ model: 'tardy-model', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    expect(r.status).toBe(504);
+    expect(r.error.code).toBe('timeout_first_token');
+    expect(Date.now() - started).toBeLessThan(3_500);
+  });
+
+  it('a stream whose upstream goes quiet mid-way ends with an idle-timeout error event after what it had sent', async () => {
+    const started = Date.now();
+    const r = await fetch(`${stack.ingressUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.apiKey}` },
+      body: JSON.stringify({ model: 'stalling-model', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    const events = (await r.text()).split('\n\n').filter(Boolean);
+    expect(Date.now() - started).toBeLessThan(3_500);
+    expect(JSON.parse(events[1]!.slice('data: '.length))).toMatchObject({ choices: [{ delta: { content: 'a' } }] });
+    expect(JSON.parse(events[events.length - 1]!.slice('data: '.length))).toMatchObject({ error: { code: 'timeout_idle' } });
   });
 });
 

@@ -29,6 +29,10 @@ describe('SseParser', () => {
       { event: undefined, data: 'x' },
       { event: undefined, data: 'y' },
     ]);
+    expect(parse(['data: x\r', '\ndata: y\n\n', 'data: z\r\n\n'])).toEqual([
+      { event: undefined, data: 'x\ny' },
+      { event: undefined, data: 'z' },
+    ]);
   });
 
   it('delivers a final event without a trailing blank line', () => {

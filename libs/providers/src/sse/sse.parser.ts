@@ -50,6 +50,18 @@ export class SseParser {
     let s = text;
     if (this.sawCR && s.startsWith('\n')) s = s.slice(1);
     this.sawCR = false;
+    if (s.indexOf('\r') === -1) {
+      // LF line ends only (nearly every server): the engine's search finds them faster than a loop over characters.
+      let start = 0;
+      for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', start)) {
+        const line = this.buf.length > 0 ? this.buf + s.slice(start, i) : s.slice(start, i);
+        this.buf = '';
+        this.line(line, out);
+        start = i + 1;
+      }
+      if (start < s.length) this.buf += s.slice(start);
+      return;
+    }
     let start = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import type { PlanCandidate, TokenUsage } from '@switchyard/contracts';
 import { costNano } from '@switchyard/pricing';
@@ -143,6 +144,8 @@ interface OpenedTranslatedStream {
   attempt: UpstreamAttempt;
   span: Span;
   body: AsyncIterator<Buffer>;
+  /** The stream `body` iterates, to see that it has ended before asking it. */
+  source: Readable;
   parser: SseParser;
   decoder: StreamDecoder;
   encoder: StreamEncoder;
@@ -184,6 +187,8 @@ interface OpenedStream {
   attempt: UpstreamAttempt;
   span: Span;
   body: AsyncIterator<Buffer>;
+  /** The stream `body` iterates, to see that it has ended before asking it. */
+  source: Readable;
   parser: SseParser;
   observer: OpenAIStreamObserver;
   /** Wire text held back until the commit. */
@@ -572,6 +577,7 @@ export class ChatCompletionsHandler {
         attempt,
         span,
         body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
+        source: res.body,
         parser: new SseParser(),
         observer: new OpenAIStreamObserver(ex.view.clientWantsUsage, failoverWanted(ex)),
         held: '',
@@ -666,6 +672,7 @@ export class ChatCompletionsHandler {
       attempt,
       span,
       body: (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator](),
+      source: res.body,
       parser: new SseParser(),
       decoder: UPSTREAM_PROTOCOLS[upstream].newDecoder(),
       encoder: tcont?.encoder ?? CLIENT_PROTOCOLS[ex.view.protocol].newEncoder(canonical, { created: Math.floor(Date.now() / 1000), requestId: ex.requestId }),
@@ -783,6 +790,8 @@ export class ChatCompletionsHandler {
     if (failure && !r.told && !ex.clientGone && !raw.writableEnded && !raw.destroyed) {
       raw.write(this.encodeTranslated(o, [{ type: 'error', error: toCanonicalError(failure) }]));
     }
+    // The end goes out before the books are written: often with the last bytes, in one write.
+    if (!raw.writableEnded && !raw.destroyed) raw.end();
     if (chain.length > 1) {
       let estimated = false;
       for (const s of chain) {
@@ -809,7 +818,6 @@ export class ChatCompletionsHandler {
       endAttemptSpan(o.span, o.attempt, null);
       this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage).output_tokens);
     }
-    if (!raw.writableEnded && !raw.destroyed) raw.end();
   }
 
   /** Estimated prompt tokens, for when the upstream reports none. */
@@ -825,7 +833,7 @@ export class ChatCompletionsHandler {
   private async relayTranslated(ex: Exchange, o: OpenedTranslatedStream, raw: FastifyReply['raw']): Promise<{ failure: GatewayError | null; told: boolean }> {
     try {
       while (!o.ended) {
-        const next = await o.body.next();
+        const next = upstreamDrained(o.source) ? finishIterator(o.body) : await o.body.next();
         if (next.done) o.ended = true;
         let events = this.decodeChunk(o, next.done ? null : next.value);
         const err = events.find((e) => e.type === 'error');
@@ -1010,11 +1018,12 @@ export class ChatCompletionsHandler {
       }
       return;
     }
+    // The end goes out before the books are written: often with the last bytes, in one write.
+    if (!o.sawDone) raw.write('data: [DONE]\n\n');
+    raw.end();
     o.attempt.finish();
     endAttemptSpan(o.span, o.attempt, null);
     this.report(ex, o.attempt, null, (o.attempt.delivered ?? ex.usage)?.output_tokens);
-    if (!o.sawDone) raw.write('data: [DONE]\n\n');
-    raw.end();
   }
 
   /** Relays one attempt's stream to the client; the mid-stream failure, or null when it completed. */
@@ -1022,7 +1031,7 @@ export class ChatCompletionsHandler {
     const events: SseEvent[] = [];
     try {
       while (!o.ended && !o.brokeWithError) {
-        const next = await o.body.next();
+        const next = upstreamDrained(o.source) ? finishIterator(o.body) : await o.body.next();
         if (next.done) {
           o.parser.end(events);
           o.ended = true;
@@ -1170,6 +1179,25 @@ function discard(o: Opened): void {
 }
 
 const MAX_ATTEMPTS = 32;
+
+const ITERATION_DONE: IteratorResult<Buffer> = { done: true, value: undefined };
+
+/**
+ * The upstream body's end arrived (usually with its last bytes) and all it
+ * holds was read: asking the iterator would only learn that a tick later,
+ * after the bytes just relayed went out, so the client's end would cost a
+ * write of its own. Reads Node's stream state; without it, always false.
+ */
+function upstreamDrained(source: Readable): boolean {
+  const state = (source as { _readableState?: { ended?: unknown; length?: unknown } })._readableState;
+  return state?.ended === true && state.length === 0;
+}
+
+/** Lets a drained body's iterator run to its end (as if awaited: the stream is released the usual way); done now. */
+function finishIterator(body: AsyncIterator<Buffer>): IteratorResult<Buffer> {
+  void body.next().catch(() => undefined);
+  return ITERATION_DONE;
+}
 
 /** Mid-stream failover asked for (key or request), fallbacks allowed, and one choice only. */
 function failoverWanted(ex: Exchange): boolean {

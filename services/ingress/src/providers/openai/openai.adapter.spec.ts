@@ -87,6 +87,63 @@ describe('OpenAIStreamObserver', () => {
     expect(o.sawContent).toBe(true);
     expect(o.observe('not json')).toBe(true);
   });
+
+  describe('after the first content (ordinary chunks counted only when an estimate is asked for)', () => {
+    const head = '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m1","choices":';
+    const content = (text: string) => `${head}[{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}],"usage":null}`;
+    /** Records the text an estimate tokenizes, in order. */
+    const recorder = () => {
+      const seen: string[] = [];
+      return { seen, counter: { kind: 'chars' as const, count: (t: string) => (seen.push(t), t.length) } };
+    };
+
+    it('estimates from every text in order, whatever the chunks looked like', () => {
+      const o = new OpenAIStreamObserver(false);
+      const events = [
+        `${head}[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}`,
+        content('Hello'),
+        content(', "usage"'),
+        content(' wörld \\u'),
+        `${head}[{"index":0,"delta":{"reasoning_content":" (think)"},"finish_reason":null}]}`,
+        `${head}[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}]}`,
+        content('!'),
+        `${head}[{"index":0,"delta":{},"finish_reason" : "stop"}],"usage":null}`,
+      ];
+      for (const e of events) expect(o.observe(e)).toBe(true);
+      expect(o).toMatchObject({ model: 'm1', finished: true, sawToolCall: true, usage: null });
+      const { seen, counter } = recorder();
+      expect(o.output.tokens(counter)).toBe('Hello, "usage" wörld \\u (think)f{}!'.length);
+      expect(seen).toEqual(['Hello, "usage" wörld \\u (think)f{}!']);
+    });
+
+    it('still sees usage, errors, a finish, a change of model and escaped keys on chunks that also carry content', () => {
+      const o = new OpenAIStreamObserver(false);
+      o.observe(content('a'));
+      o.observe(content('b').replace('"model":"m1"', '"model":"m2"'));
+      expect(o.model).toBe('m2');
+      o.observe(content('c').replace('"finish_reason":null', '"finish_reason":"length"'));
+      expect(o.finished).toBe(true);
+      o.observe(content('d').replace('"usage":null', '"\\u0075sage":{"prompt_tokens":3,"completion_tokens":4}'));
+      expect(o.usage).toEqual({ input_tokens: 3, output_tokens: 4, cached_input_tokens: 0, reasoning_tokens: 0 });
+      o.observe(`${head}[],"usage":{"prompt_tokens":3,"completion_tokens":5}}`);
+      expect(o.usage?.output_tokens).toBe(5);
+      o.observe('{"error":{"message":"boom"}}');
+      expect(o.upstreamError).toEqual({ message: 'boom' });
+      expect(o.output.chars).toBe(4);
+    });
+
+    it('keeps the visible text for a mid-stream failover', () => {
+      const o = new OpenAIStreamObserver(false, true);
+      for (const t of ['one', ' two', ' three']) o.observe(content(t));
+      expect(o).toMatchObject({ text: 'one two three', id: 'c1', created: 1 });
+    });
+
+    it('counts a long stream as it goes, with the same estimate', () => {
+      const o = new OpenAIStreamObserver(false);
+      for (let i = 0; i < 2000; i++) o.observe(content('lorem ipsum '));
+      expect(o.output.chars).toBe(2000 * 'lorem ipsum '.length);
+    });
+  });
 });
 
 describe('upstream error classification', () => {
