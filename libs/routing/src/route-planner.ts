@@ -53,7 +53,7 @@ export interface PlannerConfig {
 export const DEFAULT_PLANNER_CONFIG: Readonly<PlannerConfig> = Object.freeze({
   scoring: {},
   temperature: 0.05,
-  explore: 0.05,
+  explore: 0.02,
   tieEpsilon: 0.001,
   probeHalfOpenFirst: true,
   maxAttempts: 5,
