@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { priceSnapshotSchema } from './usage.v1';
 import { providerSchema } from './plan.v1';
@@ -71,6 +72,11 @@ export const oauthRotatedRequestSchema = z.object({
   refresh_token: z.string().min(1),
 });
 export type OAuthRotatedRequest = z.infer<typeof oauthRotatedRequestSchema>;
+
+/** `expected_refresh_token_sha256` of a refresh token: SHA-256 of its UTF-8 bytes, lowercase hex (both sides compute it so). */
+export function refreshTokenSha256(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
 
 /**
  * `stored`: billing now holds the new refresh token (also when it already

@@ -2,6 +2,9 @@ import { SlidingWindowCounter } from './sliding-window';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
+/** How an early probe ended: it answered, it failed against the channel, or it says nothing (aborted). */
+export type EarlyProbeOutcome = 'success' | 'failure' | 'none';
+
 export interface CircuitBreakerConfig {
   /** Consecutive failures that open a closed breaker. */
   failureThreshold: number;
@@ -178,7 +181,7 @@ export class CircuitBreaker {
    * leave the open period as it was — the next early probe is due
    * `earlyProbeMs` after this one started.
    */
-  endEarlyProbe(outcome: 'success' | 'failure' | 'none'): void {
+  endEarlyProbe(outcome: EarlyProbeOutcome): void {
     if (!this.earlyProbeInFlight) return;
     this.earlyProbeInFlight = false;
     if (outcome !== 'success') return;

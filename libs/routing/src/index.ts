@@ -8,7 +8,7 @@ export { SlidingWindowCounter } from './sliding-window';
 export type { WindowCounts } from './sliding-window';
 
 export { CircuitBreaker, DEFAULT_BREAKER_CONFIG } from './circuit-breaker';
-export type { BreakerSnapshot, BreakerState, CircuitBreakerConfig } from './circuit-breaker';
+export type { BreakerSnapshot, BreakerState, CircuitBreakerConfig, EarlyProbeOutcome } from './circuit-breaker';
 
 export { CooldownBook } from './cooldowns';
 

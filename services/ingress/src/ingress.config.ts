@@ -92,13 +92,13 @@ export function loadIngressConfig(env: Env = process.env): IngressConfig {
       disableMs: envInt(env, 'INGRESS_CHANNEL_DISABLE_MS', 600_000, 1),
       rateLimitCooldownMs: envInt(env, 'INGRESS_RATE_LIMIT_COOLDOWN_MS', 10_000, 0),
     },
-    poolStrategy: readPoolStrategy(env.INGRESS_POOL_STRATEGY),
+    poolStrategy: readChoice<PoolStrategy>(env, 'INGRESS_POOL_STRATEGY', POOL_STRATEGIES, 'round_robin'),
     routeDefaults: {
       ...DEFAULT_ROUTE_PREFERENCES,
       mode: readChoice<RouteMode>(env, 'INGRESS_ROUTE_MODE', ROUTE_MODES, DEFAULT_ROUTE_PREFERENCES.mode),
       preset: readChoice<WeightPreset>(env, 'INGRESS_ROUTE_PRESET', Object.keys(WEIGHT_PRESETS) as WeightPreset[], DEFAULT_ROUTE_PREFERENCES.preset),
     },
-    tokenizer: readTokenizer(env.INGRESS_TOKENIZER),
+    tokenizer: readChoice<TokenizerKind>(env, 'INGRESS_TOKENIZER', TOKENIZER_KINDS, 'o200k'),
     spend: {
       enabled: envBool(env, 'INGRESS_SPEND_LEASES', true),
       sliceNano: readUsd(env, 'INGRESS_LEASE_SLICE_USD', '1.00'),
@@ -121,21 +121,10 @@ function readUsd(env: Env, name: string, fallback: string): bigint {
   return nano;
 }
 
+/** One of `choices` from the environment; unset or empty: `fallback`. */
 function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
-  const v = env[name]?.trim();
+  const v = env[name];
   if (!v) return fallback;
   if ((choices as readonly string[]).includes(v)) return v as T;
   throw new Error(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
-}
-
-function readPoolStrategy(v: string | undefined): PoolStrategy {
-  if (!v) return 'round_robin';
-  if ((POOL_STRATEGIES as readonly string[]).includes(v)) return v as PoolStrategy;
-  throw new Error(`INGRESS_POOL_STRATEGY must be one of ${POOL_STRATEGIES.join(', ')}, got "${v}"`);
-}
-
-function readTokenizer(v: string | undefined): TokenizerKind {
-  if (v === undefined || v === '') return 'o200k';
-  if ((TOKENIZER_KINDS as readonly string[]).includes(v)) return v as TokenizerKind;
-  throw new Error(`INGRESS_TOKENIZER must be one of ${TOKENIZER_KINDS.join(', ')}, got "${v}"`);
 }

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Provider } from '@switchyard/contracts';
+import { timingSafeEqual } from 'node:crypto';
+import { refreshTokenSha256, type Provider } from '@switchyard/contracts';
 
 /** Non-secret per-channel settings, stored in `channels.settings`. */
 export interface ChannelSettings {
@@ -120,10 +120,8 @@ export function sameDeclaredGrant(storedPlain: string, declaredPlain: string): b
   return JSON.stringify(storedRest) === JSON.stringify(declaredRest) && origin === refreshTokenSha256(declaredToken);
 }
 
-/** SHA-256 (hex) of a refresh token: how ingress names the token it refreshed from. */
-export function refreshTokenSha256(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
+// How ingress names the refresh token it refreshed from (the rotation contract's hash).
+export { refreshTokenSha256 };
 
 /**
  * What a reported rotation does to the stored grant (compare-and-set):

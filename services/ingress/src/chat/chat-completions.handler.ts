@@ -46,7 +46,6 @@ import {
   keyRoutePolicy,
   MIDSTREAM_FAILOVER_HEADER,
   planRoute,
-  countsAgainstChannel,
   resolveRoutePreferences,
   routingActionFor,
   type AttemptPlan,
@@ -92,6 +91,7 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache
 const ZERO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 };
 const CANCELLED = () => new GatewayError('upstream_error', { message: 'another channel answered first', errorClass: 'cancelled' });
 const EARLY_PROBE_TIMEOUT = () => new GatewayError('upstream_timeout', { message: 'early probe got no answer within the race timeout', errorClass: 'timeout', timeoutPhase: 'total' });
+const EARLY_PROBE_METRIC = { success: 'answered', failure: 'failed', none: 'none' } as const;
 const CLIENT_GONE = () => new GatewayError('invalid_request', { message: 'client closed the request', status: 499, errorClass: 'client_abort' });
 
 /** One attempt of a race or hedge and when it starts; an early probe races without deciding the outcome. */
@@ -505,8 +505,8 @@ export class ChatCompletionsHandler {
             if (settled) return;
             if (!earlyProbe) errors.push(asGatewayError(e));
             if (running > 0) return;
-            // Nothing of the request's own left running: do not wait for the hedge timer, nor for the early probe.
-            while (next < field.length && field[next]!.earlyProbe) next++;
+            // Nothing of the request's own left running: do not wait for the hedge timer, nor for the early
+            // probe (started with the first, so never among the waiting).
             if (next < field.length) launch();
             else if (errors.length > 0) failAll();
           },
@@ -932,9 +932,8 @@ export class ChatCompletionsHandler {
     };
   }
 
-  /** Tells the health book how an attempt ended (exactly once per attempt). */
   /**
-   * Closes one attempt's accounts: metrics, hedge waste, and its channel's
+   * Closes one attempt's accounts (exactly once per attempt): metrics, hedge waste, and its channel's
    * health. `probeOutcome` is what an early probe's breaker hears instead of
    * `err` (null: it answered), since a probe booked as a race loser may still
    * have answered or failed for real.
@@ -957,7 +956,7 @@ export class ChatCompletionsHandler {
       const promptTokens = ex.usage?.input_tokens ?? this.promptTokens(ex);
       m.routing.hedgeLost(c.channel_id, ex.view.model, costNano({ input_tokens: promptTokens, output_tokens: 0, cached_input_tokens: 0 }, c.price));
     }
-    this.deps.health.end({
+    const probe = this.deps.health.end({
       candidate: attempt.candidate,
       model: ex.view.model,
       status: attempt.status,
@@ -968,7 +967,7 @@ export class ChatCompletionsHandler {
       retryAfterMs: healthErr?.retryAfterMs ?? null,
       earlyProbe,
     });
-    if (earlyProbe) m.routing.earlyProbe(c.channel_id, ex.view.model, healthErr === null ? 'answered' : countsAgainstChannel(healthErr.errorClass ?? 'unknown') ? 'failed' : 'none');
+    if (probe) m.routing.earlyProbe(c.channel_id, ex.view.model, EARLY_PROBE_METRIC[probe]);
     m.routing.setBreaker(c.channel_id, ex.view.model, this.deps.health.breaker(c.channel_id, ex.view.model).state());
   }
 

@@ -8,6 +8,7 @@ import {
   routingActionFor,
   type CandidateHealth,
   type CircuitBreakerConfig,
+  type EarlyProbeOutcome,
 } from '@switchyard/routing';
 
 export interface ChannelHealthConfig {
@@ -81,8 +82,8 @@ export class ChannelHealthBook {
     return true;
   }
 
-  /** Records how an attempt ended and applies what its error class means for the channel. */
-  end(r: AttemptReport): void {
+  /** Records how an attempt ended and applies what its error class means for the channel; an early probe's outcome as its breaker took it. */
+  end(r: AttemptReport): EarlyProbeOutcome | null {
     const id = r.candidate.channel_id;
     this.inFlight.set(id, Math.max(0, this.inFlightOf(id) - 1));
     const k = channelModelKey(id, r.model);
@@ -101,18 +102,19 @@ export class ChannelHealthBook {
       // Recovered: its outage's failures stop weighing on its score at once.
       if (was !== 'closed' && breaker.state() === 'closed') this.states.get(id, r.model).recovered();
       this.cooldowns.clear(k);
-      return;
+      return r.earlyProbe ? 'success' : null;
     }
     if (!countsAgainstChannel(r.errorClass)) {
       if (r.earlyProbe) breaker.endEarlyProbe('none');
       else breaker.release();
-      return;
+      return r.earlyProbe ? 'none' : null;
     }
     if (r.earlyProbe) breaker.endEarlyProbe('failure');
     else breaker.onFailure();
     const action = routingActionFor(r.errorClass);
     if (action.disable_channel) breaker.trip(this.cfg.disableMs, r.errorClass);
     if (action.cooldown) this.cooldowns.coolDown(k, r.retryAfterMs ?? this.cfg.rateLimitCooldownMs);
+    return r.earlyProbe ? 'failure' : null;
   }
 
   /** Operator view: every (channel, model) this replica has seen. */

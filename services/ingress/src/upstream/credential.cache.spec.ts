@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CHANNEL_OAUTH_ROTATED_SUBJECT, type ChannelCredentialReply, type OAuthRotatedRequest } from '@switchyard/contracts';
+import { CHANNEL_OAUTH_ROTATED_SUBJECT, refreshTokenSha256, type ChannelCredentialReply, type OAuthRotatedRequest } from '@switchyard/contracts';
 import { GatewayError } from '../errors/gateway-error';
 import { CredentialCache } from './credential.cache';
-import { sha256Hex } from './oauth-rotation.write-back';
 import type { TokenHttpRequest, TokenHttpResponse } from './oauth-token.source';
 
 const GRANT = { client_id: 'cid', client_secret: 'cs-secret-1', token_url: 'https://auth.example/token', refresh_token: 'rt-secret-1' };
@@ -21,7 +20,7 @@ function billing(replies: Record<string, Omit<ChannelCredentialReply, 'channel_i
         const req = JSON.parse(data) as OAuthRotatedRequest;
         rotations.push(req);
         const grant = replies[req.channel_id]?.oauth;
-        const outcome = !grant ? 'not_found' : sha256Hex(grant.refresh_token) === req.expected_refresh_token_sha256 ? 'stored' : 'stale';
+        const outcome = !grant ? 'not_found' : refreshTokenSha256(grant.refresh_token) === req.expected_refresh_token_sha256 ? 'stored' : 'stale';
         if (grant && outcome === 'stored') grant.refresh_token = req.refresh_token;
         return { json: () => ({ channel_id: req.channel_id, outcome }) };
       }
@@ -129,7 +128,7 @@ describe('CredentialCache', () => {
     const first = new CredentialCache(b.nc, { timeoutMs: 1000, tokenPost: ep.post });
     expect((await first.access('o')).token).toBe('at-1');
     await first.rotationsSettled();
-    expect(b.rotations).toEqual([{ channel_id: 'o', expected_refresh_token_sha256: sha256Hex('rt-secret-1'), refresh_token: 'rt-rotated-1' }]);
+    expect(b.rotations).toEqual([{ channel_id: 'o', expected_refresh_token_sha256: refreshTokenSha256('rt-secret-1'), refresh_token: 'rt-rotated-1' }]);
     expect(replies.o.oauth.refresh_token).toBe('rt-rotated-1');
     const restarted = new CredentialCache(b.nc, { timeoutMs: 1000, tokenPost: ep.post });
     expect((await restarted.access('o')).token).toBe('at-2');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { OAuthRotatedRequest } from '@switchyard/contracts';
-import { RotationWriteBack, sha256Hex, type RotationHolder } from './oauth-rotation.write-back';
+import { refreshTokenSha256, type OAuthRotatedRequest } from '@switchyard/contracts';
+import { RotationWriteBack, type RotationHolder } from './oauth-rotation.write-back';
 import type { UnsavedRotation } from './oauth-token.source';
 
 /** A token source's rotation bookkeeping: billing holds `stored`, the source presents `current`. */
@@ -36,7 +36,7 @@ describe('RotationWriteBack', () => {
     const h = holder('rt-0', 'rt-1');
     wb.push('ch', h);
     await wb.idle();
-    expect(sent).toEqual([{ channel_id: 'ch', expected_refresh_token_sha256: sha256Hex('rt-0'), refresh_token: 'rt-1' }]);
+    expect(sent).toEqual([{ channel_id: 'ch', expected_refresh_token_sha256: refreshTokenSha256('rt-0'), refresh_token: 'rt-1' }]);
     expect(h.unsaved()).toBeNull();
   });
 
@@ -61,7 +61,7 @@ describe('RotationWriteBack', () => {
     wb.push('ch', h); // already running: picked up by the same loop
     await wb.idle();
     expect(waits).toEqual([10, 20]);
-    expect(sent.map((r) => r.expected_refresh_token_sha256)).toEqual([sha256Hex('rt-0'), sha256Hex('rt-0'), sha256Hex('rt-0')]);
+    expect(sent.map((r) => r.expected_refresh_token_sha256)).toEqual([refreshTokenSha256('rt-0'), refreshTokenSha256('rt-0'), refreshTokenSha256('rt-0')]);
     expect(sent.at(-1)!.refresh_token).toBe('rt-3');
     expect(h.stored).toBe('rt-3');
   });

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { OAuthRotatedReply, OAuthRotatedRequest } from '@switchyard/contracts';
+import { refreshTokenSha256, type OAuthRotatedReply, type OAuthRotatedRequest } from '@switchyard/contracts';
 import type { UnsavedRotation } from './oauth-token.source';
 
 /** Asks billing to store a rotated refresh token; rejects when billing cannot be reached. */
@@ -29,10 +28,6 @@ export interface RotationWriteBackOptions {
 export const DEFAULT_ROTATION_RETRY_DELAYS_MS: readonly number[] = [500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000];
 
 const sleepUnref = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
-}
 
 /**
  * Hands refresh tokens that a token endpoint rotated to billing, in the
@@ -70,7 +65,7 @@ export class RotationWriteBack {
       if (!rotation) return;
       let outcome: OAuthRotatedReply['outcome'];
       try {
-        outcome = await this.opts.send({ channel_id: channelId, expected_refresh_token_sha256: sha256Hex(rotation.from), refresh_token: rotation.to });
+        outcome = await this.opts.send({ channel_id: channelId, expected_refresh_token_sha256: refreshTokenSha256(rotation.from), refresh_token: rotation.to });
       } catch (e) {
         if (failures >= this.delays.length) {
           // The error names the NATS failure (timeout, no responders), never the request.
